@@ -1,0 +1,1 @@
+"""The `outguard` command line: one module per noun, all calling the admin services."""

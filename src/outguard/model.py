@@ -1,0 +1,246 @@
+"""SQLAlchemy 2.0 models: tenants and everything an operator or tenant admin configures.
+
+Every row that belongs to one tenant derives from `TenantOwned`; the store filters those rows by
+tenant in one place (see `store.db.scoped_session`), so no query has to remember to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from outguard.util import utcnow
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class TenantOwned:
+    """Mixin for rows owned by one tenant: tenant-scoped sessions see only their tenant's rows."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+
+
+class Tenant(Base):
+    __tablename__ = "tenant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    licensed: Mapped[bool] = mapped_column(Boolean, default=True)
+    subscription_expires: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Block state: one block at a time, the code says which protection imposed it.
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | blocked
+    block_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    block_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    blocked_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    blocked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    block_evidence: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    tabl_mode: Mapped[str] = mapped_column(String(16), default="whole-message")  # | per-recipient
+    alert_address: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # Per-tenant overrides of [abuse]/[restricted]/[policy] settings, e.g. {"spam_ratio": 0.5}.
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped on every configuration change of the tenant: nodes reload only changed tenants.
+    config_serial: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    domains: Mapped[list[AcceptedDomain]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan"
+    )
+
+
+class AcceptedDomain(TenantOwned, Base):
+    __tablename__ = "accepted_domain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)  # one tenant per domain
+    verification_token: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "dns" or who attested
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    tenant: Mapped[Tenant] = relationship(back_populates="domains")
+
+
+class Connector(TenantOwned, Base):
+    __tablename__ = "connector"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # ip | certificate
+    cert_domain: Mapped[str | None] = mapped_column(String(253), nullable=True, index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    ranges: Mapped[list[ConnectorRange]] = relationship(
+        back_populates="connector", cascade="all, delete-orphan", order_by="ConnectorRange.first"
+    )
+
+
+class ConnectorRange(TenantOwned, Base):
+    """One IPv4 CIDR of an IP connector, with its bounds as integers for overlap checks."""
+
+    __tablename__ = "connector_range"
+    __table_args__ = (Index("ix_connector_range_bounds", "first", "last"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connector.id", ondelete="CASCADE"), index=True)
+    cidr: Mapped[str] = mapped_column(String(43))
+    first: Mapped[int] = mapped_column(BigInteger)
+    last: Mapped[int] = mapped_column(BigInteger)
+
+    connector: Mapped[Connector] = relationship(back_populates="ranges")
+
+
+class Mailbox(TenantOwned, Base):
+    """An SMTP AUTH login of a tenant."""
+
+    __tablename__ = "mailbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class TablEntry(TenantOwned, Base):
+    """An entry of the Tenant Allow/Block List (domains and addresses)."""
+
+    __tablename__ = "tabl_entry"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "action", "value"),
+        Index("ix_tabl_entry_tenant_action", "tenant_id", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(330))  # normalised; immutable after creation
+    kind: Mapped[str] = mapped_column(String(16))  # address | domain | wildcard
+    action: Mapped[str] = mapped_column(String(8))  # block | allow
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)  # None: never
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_by: Mapped[str] = mapped_column(String(200), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LowReputationIp(Base):
+    """The operator's local list of low-reputation client IPs (one source of 5.7.708)."""
+
+    __tablename__ = "low_reputation_ip"
+    __table_args__ = (Index("ix_low_reputation_ip_bounds", "first", "last"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cidr: Mapped[str] = mapped_column(String(43), unique=True)
+    first: Mapped[int] = mapped_column(BigInteger)
+    last: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class IpException(TenantOwned, Base):
+    """An operator's exception letting a trial tenant send from a low-reputation range."""
+
+    __tablename__ = "ip_exception"
+    __table_args__ = (UniqueConstraint("tenant_id", "cidr"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cidr: Mapped[str] = mapped_column(String(43))
+    first: Mapped[int] = mapped_column(BigInteger)
+    last: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ApiKey(Base):
+    """A bearer key for the API: operator-wide or scoped to one tenant. Only its hash is kept."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of a 256-bit random key
+    role: Mapped[str] = mapped_column(String(16))  # operator | tenant
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), nullable=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEntry(Base):
+    """One admin change: who, what, when, before and after (append-only)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no FK: outlives the tenant
+    tenant_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(400), default="")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+
+
+class ConfigSerial(Base):
+    """Serial numbers of configuration that is not per tenant (low-reputation list, ...)."""
+
+    __tablename__ = "config_serial"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, default=1)
