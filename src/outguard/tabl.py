@@ -72,20 +72,26 @@ class TablValue:
 
 def parse_value(value: str) -> TablValue:
     """Validate and normalise one list value (see the module docstring for the three forms)."""
-    raw = value.strip()
+    try:
+        return _parse_value(value.strip())
+    except InvalidValue as e:
+        raise InvalidValue("list value", value, e.why) from None
+
+
+def _parse_value(raw: str) -> TablValue:
     if "@" in raw:
         return TablValue(normalise_address(raw, what="list value"), "address")
     if raw.startswith("*."):
         return TablValue("*." + normalise_domain(raw[2:], what="list value"), "wildcard")
     if "*" in raw:
         raise InvalidValue(
-            "list value", value, "a wildcard is only allowed as a leading '*.' (e.g. *.example.com)"
+            "list value", raw, "a wildcard is only allowed as a leading '*.' (e.g. *.example.com)"
         )
     domain = normalise_domain(raw, what="list value")
     if "." not in domain:
         raise InvalidValue(
             "list value",
-            value,
+            raw,
             "a domain needs at least one dot (use *.TLD to block a whole top-level domain)",
         )
     return TablValue(domain, "domain")

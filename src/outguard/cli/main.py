@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli import apikey, connector, domain, mailbox, reputation, tabl, tenant
+from outguard.cli import apikey, connector, domain, mailbox, reputation, serve, tabl, tenant
 from outguard.cli.common import App
 
 app = typer.Typer(
@@ -38,6 +38,8 @@ app.add_typer(reputation.reputation, name="reputation")
 app.add_typer(reputation.ip_exception, name="ip-exception")
 app.add_typer(apikey.app, name="apikey")
 app.command("audit")(apikey.audit)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
 
 
 def main() -> None:
