@@ -138,3 +138,60 @@ def settings(env: dict[str, str]) -> Settings:
 def svc(db: Database, settings: Settings) -> Services:
     """Services acting as an operator from the CLI."""
     return Services(db, settings, Actor.cli())
+
+
+# Mail peers ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def next_hop():
+    from tests.support.mail import NextHop
+
+    hop = NextHop().start()
+    yield hop
+    hop.stop()
+
+
+@pytest.fixture
+def gateway_env(env: dict[str, str], next_hop) -> dict[str, str]:
+    """Environment for a gateway relaying to the test next hop, with fast refresh and trace flush."""
+    from tests.support.mail import free_port
+
+    return {
+        **env,
+        "OUTGUARD_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
+        "OUTGUARD_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
+        "OUTGUARD_SMARTHOST": f"127.0.0.1:{next_hop.port}",
+        "OUTGUARD_SMTP__HOSTNAME": "gw.outguard.test",
+        "OUTGUARD_POLICY__SNAPSHOT_REFRESH": "0.2s",
+        "OUTGUARD_TRACE__FLUSH_INTERVAL": "0.1s",
+        "OUTGUARD_DELIVERY__RETRY_SCHEDULE": '["1s"]',
+    }
+
+
+@pytest.fixture
+def make_gateway(gateway_env: dict[str, str], tmp_path: Path):
+    """Build a gateway: `gw = make_gateway(**extra_env)`; seed it with `gw.cli(...)`, then `gw.start()`."""
+    from tests.support.mail import Gateway
+
+    made: list[Gateway] = []
+
+    def make(**extra: str) -> Gateway:
+        gw = Gateway({**gateway_env, **extra}, tmp_path / f"gw{len(made)}")
+        gw.workdir.mkdir(parents=True, exist_ok=True)
+        made.append(gw)
+        return gw
+
+    yield make
+    for gw in made:
+        gw.stop()
+
+
+@pytest.fixture
+def acme_gateway(make_gateway):
+    """A running gateway with tenant `acme`: verified acme.example, connector for 127.0.0.1 only."""
+    gw = make_gateway()
+    gw.cli("tenant", "add", "acme")
+    gw.cli("domain", "add", "acme", "acme.example", "--verified")
+    gw.cli("connector", "add", "acme", "office", "--ip", "127.0.0.1")
+    return gw

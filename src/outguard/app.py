@@ -1,18 +1,46 @@
-"""The composition root: build every part from the settings and run them until SIGTERM."""
+"""The composition root: build every part from the settings and run them until SIGTERM.
+
+`serve` runs `[smtp] processes` gateway processes sharing the SMTP port (SO_REUSEPORT). Each
+process is a `Node`: SMTP listener, its own spool and delivery workers, a trace writer and a
+configuration snapshot. The first process also serves the admin web. SIGTERM drains gracefully:
+stop accepting, let open sessions finish, finish delivery attempts in flight, flush the trace.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
+import multiprocessing
+import os
 import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from outguard.config import Settings
+from outguard.counters import open_counters
+from outguard.dns import async_resolver
+from outguard.engine import Engine
+from outguard.policy import Chain
+from outguard.queue.delivery import DeliveryQueue
+from outguard.queue.routing import Router
+from outguard.queue.spool import Spool
+from outguard.smtp.handler import GatewayHandler
+from outguard.smtp.server import GatewaySMTP
+from outguard.smtp.tls import server_context
 from outguard.store import Database
+from outguard.store.snapshot import Snapshot
+from outguard.trace.writer import TraceWriter
 from outguard.web import create_app
 
 log = logging.getLogger("outguard")
+
+DRAIN_SECONDS = 30.0
 
 
 def open_database(settings: Settings) -> Database:
@@ -22,14 +50,163 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-async def serve(settings: Settings, db: Database) -> None:
-    host, port = settings.http_address
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host=host, port=port, log_level="warning", lifespan="off")
+def hostname(settings: Settings) -> str:
+    return settings.smtp.hostname or socket.getfqdn()
+
+
+def prepare_spools(data_dir: Path, processes: int) -> None:
+    """Fold the spools of processes that no longer exist into spool 0, so nothing is stranded."""
+    root = data_dir / "spool"
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "0"
+    target.mkdir(exist_ok=True)
+    for d in root.iterdir():
+        if d.is_dir() and d.name.isdigit() and int(d.name) >= processes:
+            for f in d.iterdir():
+                if f.suffix in (".msg", ".state"):
+                    os.replace(f, target / f.name)
+
+
+class Node:
+    """One gateway process."""
+
+    def __init__(self, settings: Settings, index: int = 0, *, web: bool = False) -> None:
+        self.settings, self.index, self.web = settings, index, web
+        self.hostname = hostname(settings)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        s = self.settings
+        self.db = Database(s.db_url)
+        self.snapshot = Snapshot(self.db)
+        await asyncio.to_thread(self.snapshot.refresh)
+        self.counters = open_counters(s)
+        await self.counters.start()
+        self.trace = TraceWriter(self.db, s.trace.flush_interval.total_seconds())
+        await self.trace.start()
+        self.spool = Spool(s.data_dir / "spool" / str(self.index))
+        router = Router(async_resolver(s.dns), smarthost=s.smarthost_address, mx_port=s.delivery.mx_port)
+        self.delivery = DeliveryQueue(s, self.spool, router, self.trace, self.hostname)
+        self.engine = Engine(
+            s,
+            self.snapshot,
+            Chain(modes=s.policy.mode),
+            self.counters,
+            self.spool,
+            self.delivery,
+            self.trace,
+            self.hostname,
+        )
+        self.delivery.on_ndr = self.engine.trace_report
+        await self.delivery.start()
+        self._tasks.append(asyncio.create_task(self._refresh_snapshot(), name="snapshot-refresh"))
+        await self._listen()
+        if self.web:
+            await self._start_web()
+
+    async def _listen(self) -> None:
+        s = self.settings
+        host, port = s.smtp_address
+        tls = server_context(s, self.hostname)
+        handler = GatewayHandler(self.engine)
+        GatewaySMTP.max_connections = s.smtp.max_connections
+
+        def protocol() -> GatewaySMTP:
+            return GatewaySMTP(
+                handler,
+                hostname=self.hostname,
+                ident="Outguard ESMTP",
+                data_size_limit=s.smtp.max_message_size,
+                enable_SMTPUTF8=True,
+                tls_context=tls,
+                timeout=s.smtp.timeout.total_seconds(),
+                auth_require_tls=s.smtp.auth_require_tls,
+                auth_exclude_mechanism=[],
+            )
+
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            protocol, host=host, port=port, reuse_port=s.smtp.processes > 1, reuse_address=True
+        )
+        log.info("SMTP listening on %s:%d (process %d, pid %d)", host, port, self.index, os.getpid())
+
+    async def _start_web(self) -> None:
+        host, port = self.settings.http_address
+        app = create_app(self.settings, self.db, node=self)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        self.http = uvicorn.Server(config)
+        self.http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._tasks.append(asyncio.create_task(self.http.serve(), name="http"))
+        log.info("admin web listening on http://%s:%d", host, port)
+
+    async def _refresh_snapshot(self) -> None:
+        interval = self.settings.policy.snapshot_refresh.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                changed = await asyncio.to_thread(self.snapshot.refresh)
+                if changed:
+                    log.debug("configuration reloaded for %s", ", ".join(changed))
+            except Exception:
+                log.exception("configuration refresh failed; serving the previous snapshot")
+
+    async def stop(self) -> None:
+        """Graceful drain."""
+        log.info("draining (process %d)", self.index)
+        self.server.close()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while GatewaySMTP.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self.delivery.stop(max(deadline - time.monotonic(), 1.0))
+        if self.web:
+            self.http.should_exit = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.trace.close()
+        await self.counters.close()
+        self.spool.close()
+        self.db.dispose()
+        log.info("stopped (process %d)", self.index)
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        await self.stop()
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _child(settings: Settings, index: int) -> None:
+    _die_with_parent()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
     )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.handle_exit, sig, None)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    log.info("admin web listening on http://%s:%d", host, port)
-    await server.serve()
+    asyncio.run(Node(settings, index).run_until_signalled())
+
+
+def serve(settings: Settings) -> None:
+    """Run the gateway (all processes) until SIGTERM."""
+    open_database(settings).dispose()
+    n = settings.smtp.processes
+    prepare_spools(settings.data_dir, n)
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_child, args=(settings, i), name=f"outguard-{i}") for i in range(1, n)]
+    for c in children:
+        c.start()
+    try:
+        asyncio.run(Node(settings, 0, web=True).run_until_signalled())
+    finally:
+        for c in children:
+            if c.is_alive():
+                os.kill(c.pid, signal.SIGTERM)  # type: ignore[arg-type]
+        for c in children:
+            c.join(DRAIN_SECONDS + 10)

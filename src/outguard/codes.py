@@ -520,3 +520,98 @@ def lookup(enhanced: str | None, text: str = "") -> StatusCode | None:
             if low <= detail <= high:
                 return code
     return None
+
+
+# --- Generic meanings by RFC 3463 subject, for codes the catalogue has nothing specific on ------
+
+_SUBJECTS: dict[str, tuple[str, str, str, str, str]] = {
+    # subject: (name, cause, sender fix, admin fix, reason)
+    "1": (
+        "Address problem",
+        "There is a problem with an address: the recipient's (or sender's) address "
+        "does not exist or is not valid at the destination.",
+        "Check the recipient's address for typos and send again.",
+        "If the address is right, the destination domain's mail server or DNS may be misconfigured.",
+        "userunknown",
+    ),
+    "2": (
+        "Mailbox problem",
+        "The recipient's mailbox could not take the message (full, disabled or moved).",
+        "Try again later, or reach the recipient another way.",
+        "Nothing on your side usually; the recipient's organization must fix the mailbox.",
+        "mailboxfull",
+    ),
+    "3": (
+        "Mail system problem",
+        "The destination mail system could not accept the message (for example it "
+        "is too large or the system is full).",
+        "Make the message smaller (links instead of attachments) or try again later.",
+        "Check the destination's size limits and the message's size in the trace.",
+        "systemerror",
+    ),
+    "4": (
+        "Network or routing problem",
+        "The message could not be routed or the destination could not be "
+        "reached (DNS or connection problems).",
+        "Check the recipient's domain name; if it is right, the destination may be down.",
+        "Check the destination domain's MX records and reachability; see the delivery attempts in the trace.",
+        "networkerror",
+    ),
+    "5": (
+        "Protocol problem",
+        "The servers could not agree on the SMTP protocol.",
+        "Tell your email admin.",
+        "Check the sending software and the SMTP dialogue in the trace.",
+        "syntaxerror",
+    ),
+    "6": (
+        "Content problem",
+        "The destination refused the message's content or format.",
+        "Remove unusual content or attachments and send again.",
+        "Check the message's encoding and headers; the destination's filters may explain more.",
+        "contenterror",
+    ),
+    "7": (
+        "Security or policy problem",
+        "A security or policy setting refused the message (the sender, "
+        "its server, authentication, or the content).",
+        "Tell your email admin; the reply text says which policy applied.",
+        "Check SPF, DKIM and DMARC for the sender's domain, the sending IP's reputation and any block "
+        "lists named in the reply.",
+        "securityerror",
+    ),
+}
+
+
+def explain(enhanced: str | None, text: str = "") -> StatusCode:
+    """A catalogue entry for any status: the specific one when known, else one built from the
+    RFC 3463 class and subject (so callers always have a cause and remedies to show)."""
+    specific = lookup(enhanced, text)
+    if specific is not None:
+        return specific
+    klass, subject = "5", "0"
+    if enhanced and _ENHANCED.match(enhanced):
+        klass, subject = enhanced.split(".")[:2]
+    name, cause, sender_fix, admin_fix, reason = _SUBJECTS.get(
+        subject,
+        (
+            "Delivery problem",
+            "The destination server did not accept the message.",
+            "Check the address and try again later; tell your email admin if it keeps failing.",
+            "Read the reported error below; it is the remote server's own explanation.",
+            "undefined",
+        ),
+    )
+    if klass == "4":
+        cause = "Delivery is delayed: " + cause[0].lower() + cause[1:]
+        sender_fix = "Nothing yet: delivery is retried automatically. " + sender_fix
+    return StatusCode(
+        enhanced or f"{klass}.0.0",
+        550 if klass == "5" else 450,
+        text or name,
+        name,
+        cause,
+        sender_fix,
+        admin_fix,
+        reason,
+    )

@@ -53,8 +53,20 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
-class TenantOwned:
-    """Mixin for rows owned by one tenant: tenant-scoped sessions see only their tenant's rows."""
+class TenantScoped:
+    """Marker for rows that carry a `tenant_id`: tenant-scoped sessions see only their tenant's rows.
+
+    Rows with a NULL tenant (an operator key, a message no tenant could be attributed) are
+    visible to operators only.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int | None]:
+        return mapped_column(Integer, nullable=True)
+
+
+class TenantOwned(TenantScoped):
+    """Mixin for rows that always belong to one tenant (deleted with it)."""
 
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:
@@ -202,7 +214,7 @@ class IpException(TenantOwned, Base):
     granted_by: Mapped[str] = mapped_column(String(200), default="")
 
 
-class ApiKey(Base):
+class ApiKey(TenantScoped, Base):
     """A bearer key for the API: operator-wide or scoped to one tenant. Only its hash is kept."""
 
     __tablename__ = "api_key"
@@ -219,7 +231,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class AuditEntry(Base):
+class AuditEntry(TenantScoped, Base):
     """One admin change: who, what, when, before and after (append-only)."""
 
     __tablename__ = "audit_log"
@@ -244,3 +256,80 @@ class ConfigSerial(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     serial: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+# --- The message trace: append-mostly, written in batches off the SMTP path ----------------------
+
+
+class TraceMessage(TenantScoped, Base):
+    """One SMTP transaction: accepted and queued, or refused during the dialogue."""
+
+    __tablename__ = "trace_message"
+    __table_args__ = (
+        Index("ix_trace_message_tenant_received", "tenant_id", "received"),
+        Index("ix_trace_message_received", "received"),
+        Index("ix_trace_message_message_id", "message_id"),
+        Index("ix_trace_message_sender", "sender"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    queue_id: Mapped[str] = mapped_column(String(24), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no FK: the trace outlives config
+    tenant_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received: Mapped[datetime] = mapped_column()
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    client_ip: Mapped[str] = mapped_column(String(45), default="")
+    helo: Mapped[str] = mapped_column(String(255), default="")
+    via: Mapped[str] = mapped_column(String(16), default="")  # certificate | auth | ip | "" (unattributed)
+    connector: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    auth_user: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    tls: Mapped[str | None] = mapped_column(String(16), nullable=True)  # TLS version, None for plaintext
+    unregistered: Mapped[bool] = mapped_column(Boolean, default=False)  # sender domain not accepted+verified
+    # Refused during the dialogue: the stage, code and reply; None when accepted.
+    refused_stage: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rule_hits: Mapped[list[Any]] = mapped_column(default=list)
+    rule_misses: Mapped[list[Any]] = mapped_column(default=list)
+    node: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TraceRecipient(TenantScoped, Base):
+    """One recipient of a traced message and where its delivery stands."""
+
+    __tablename__ = "trace_recipient"
+    __table_args__ = (
+        UniqueConstraint("queue_id", "recipient"),
+        Index("ix_trace_recipient_tenant_recipient", "tenant_id", "recipient"),
+        Index("ix_trace_recipient_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    queue_id: Mapped[str] = mapped_column(String(24), index=True)
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # Delivered | Failed | Pending | FilteredAsSpam | Quarantined
+    code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    remote_mta: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[datetime] = mapped_column()
+
+
+class TraceEvent(TenantScoped, Base):
+    """One event in a message's life: received, a rule decision, queued, an attempt, NDR sent."""
+
+    __tablename__ = "trace_event"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    queue_id: Mapped[str] = mapped_column(String(24), index=True)
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

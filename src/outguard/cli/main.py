@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli import apikey, connector, domain, mailbox, reputation, serve, tabl, tenant
+from outguard.cli import apikey, connector, domain, mailbox, reputation, send, serve, tabl, tenant, trace
 from outguard.cli.common import App
 
 app = typer.Typer(
@@ -40,6 +40,8 @@ app.add_typer(apikey.app, name="apikey")
 app.command("audit")(apikey.audit)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("trace")(trace.trace)
+app.command("send")(send.send)
 
 
 def main() -> None:

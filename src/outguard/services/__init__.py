@@ -16,6 +16,7 @@ from outguard.services.mailboxes import MailboxService
 from outguard.services.reputation import IpExceptionService, ReputationService
 from outguard.services.tabl import TablService
 from outguard.services.tenants import TenantService
+from outguard.services.trace import TraceService
 from outguard.store import Database
 
 
@@ -34,6 +35,7 @@ class Services:
         self.ip_exceptions = IpExceptionService(*args)
         self.apikeys = ApiKeyService(*args)
         self.audit = AuditService(*args)
+        self.trace = TraceService(*args)
 
 
 __all__ = ["Actor", "Services"]

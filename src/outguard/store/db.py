@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
-from outguard.model import ApiKey, AuditEntry, Tenant, TenantOwned
+from outguard.model import Tenant, TenantScoped
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -98,10 +98,8 @@ def _restrict_to_tenant(state: ORMExecuteState) -> None:
         return
     if state.is_select or state.is_update or state.is_delete:
         state.statement = state.statement.options(
-            with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True),
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tid, include_aliases=True),
             with_loader_criteria(Tenant, lambda cls: cls.id == tid, include_aliases=True),
-            with_loader_criteria(ApiKey, lambda cls: cls.tenant_id == tid, include_aliases=True),
-            with_loader_criteria(AuditEntry, lambda cls: cls.tenant_id == tid, include_aliases=True),
         )
 
 

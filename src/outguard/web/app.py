@@ -13,7 +13,7 @@ from outguard.config import Settings
 from outguard.store import Database
 
 
-def create_app(settings: Settings, db: Database) -> FastAPI:
+def create_app(settings: Settings, db: Database, node: Any = None) -> FastAPI:
     app = FastAPI(
         title="Outguard",
         version=__version__,
@@ -23,6 +23,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.node = node
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Any:

@@ -1,0 +1,86 @@
+"""TLS for the SMTP listener: the configured certificate, or a self-signed one made on first start.
+
+Client certificates are requested (not required) and verified against `[smtp] client_ca`, or the
+system's public CAs; a verified certificate's names are what certificate connectors match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import ssl
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from outguard.config import Settings
+
+log = logging.getLogger("outguard.tls")
+
+
+def self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
+    """Write a self-signed certificate for `hostname` (ECDSA P-256, ten years)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = dt.datetime.now(dt.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName(hostname)]
+    try:
+        sans.append(x509.IPAddress(ipaddress.ip_address(hostname)))
+    except ValueError:
+        pass
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def server_context(settings: Settings, hostname: str) -> ssl.SSLContext:
+    cfg = settings.smtp
+    if cfg.tls_cert and cfg.tls_key:
+        cert, key = cfg.tls_cert, cfg.tls_key
+    else:
+        cert, key = settings.data_dir / "tls" / "smtp.crt", settings.data_dir / "tls" / "smtp.key"
+        if not cert.exists() or not key.exists():
+            log.info("generating a self-signed certificate for %s in %s", hostname, cert.parent)
+            self_signed(cert, key, hostname)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    if cfg.client_ca:
+        ctx.load_verify_locations(cafile=str(cfg.client_ca))
+    else:
+        ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+    return ctx
+
+
+def certificate_names(peercert: dict[str, Any] | None) -> list[str]:
+    """DNS names of a verified peer certificate: SAN DNS entries, then the subject CN (lower case)."""
+    if not peercert:
+        return []
+    names = [v.lower() for k, v in peercert.get("subjectAltName", ()) if k == "DNS"]
+    for rdn in peercert.get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                names.append(v.lower())
+    return list(dict.fromkeys(names))
