@@ -294,6 +294,12 @@ class TraceMessage(TenantScoped, Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     rule_hits: Mapped[list[Any]] = mapped_column(default=list)
     rule_misses: Mapped[list[Any]] = mapped_column(default=list)
+    # The outbound spam/bulk verdict (issue: abuse protection); None when no classifier ran.
+    spam: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    spam_score: Mapped[float | None] = mapped_column(nullable=True)
+    bulk_level: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-9, like Exchange's BCL
+    spam_tests: Mapped[list[Any]] = mapped_column(default=list)  # names of the tests that fired
+    classifier: Mapped[str | None] = mapped_column(String(16), nullable=True)  # builtin | rspamd
     node: Mapped[str] = mapped_column(String(64), default="")
 
 
@@ -333,3 +339,59 @@ class TraceEvent(TenantScoped, Base):
     kind: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- Abuse protection: verdicts, restricted senders, delisting requests, alerts ------------------
+
+
+class RestrictedSender(TenantOwned, Base):
+    """A sender (mailbox, or envelope sender of connector mail) over its outbound limits: 5.1.8."""
+
+    __tablename__ = "restricted_sender"
+    __table_args__ = (Index("ix_restricted_sender_tenant_address", "tenant_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    limit_name: Mapped[str] = mapped_column(String(32))  # external_per_hour | internal_per_hour | per_day
+    count: Mapped[int] = mapped_column(Integer, default=0)  # the counter value that tripped it
+    threshold: Mapped[int] = mapped_column(Integer, default=0)
+    action: Mapped[str] = mapped_column(
+        String(24)
+    )  # block-until-tomorrow | block-until-released | alert-only
+    restricted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime | None] = mapped_column(nullable=True)  # None: until released
+    released_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DelistingRequest(TenantOwned, Base):
+    """A tenant admin's request to lift a block, with their explanation; operators act on it."""
+
+    __tablename__ = "delisting_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16))  # the block it is about, e.g. 5.7.705
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    handled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Alert(TenantScoped, Base):
+    """An alert raised by a protection (early warning, block, restriction), for the portal and API."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(
+        String(48)
+    )  # e.g. tenant-threshold-warning, tenant-blocked, sender-restricted
+    severity: Mapped[str] = mapped_column(String(8), default="high")  # medium | high
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
