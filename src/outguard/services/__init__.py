@@ -7,6 +7,7 @@ only with a reason" is written once here.
 from __future__ import annotations
 
 from outguard.config import Settings
+from outguard.services.abuse import AlertService, DelistingService, RestrictedService
 from outguard.services.apikeys import ApiKeyService
 from outguard.services.audit import AuditService
 from outguard.services.base import Actor
@@ -36,6 +37,9 @@ class Services:
         self.apikeys = ApiKeyService(*args)
         self.audit = AuditService(*args)
         self.trace = TraceService(*args)
+        self.restricted = RestrictedService(*args)
+        self.delisting = DelistingService(*args)
+        self.alerts = AlertService(*args)
 
 
 __all__ = ["Actor", "Services"]
