@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from outguard.abuse import AbuseActions
 from outguard.config import Settings
 from outguard.counters import open_counters
 from outguard.dns import async_resolver
@@ -30,9 +31,11 @@ from outguard.policy import Chain
 from outguard.queue.delivery import DeliveryQueue
 from outguard.queue.routing import Router
 from outguard.queue.spool import Spool
+from outguard.reputation import Reputation
 from outguard.smtp.handler import GatewayHandler
 from outguard.smtp.server import GatewaySMTP
 from outguard.smtp.tls import server_context
+from outguard.spam import open_classifier
 from outguard.store import Database
 from outguard.store.snapshot import Snapshot
 from outguard.trace.writer import TraceWriter
@@ -86,8 +89,16 @@ class Node:
         self.trace = TraceWriter(self.db, s.trace.flush_interval.total_seconds())
         await self.trace.start()
         self.spool = Spool(s.data_dir / "spool" / str(self.index))
-        router = Router(async_resolver(s.dns), smarthost=s.smarthost_address, mx_port=s.delivery.mx_port)
+        resolver = async_resolver(s.dns)
+        router = Router(resolver, smarthost=s.smarthost_address, mx_port=s.delivery.mx_port)
         self.delivery = DeliveryQueue(s, self.spool, router, self.trace, self.hostname)
+        self.classifier = open_classifier(s)
+        if self.classifier is not None:
+            await self.classifier.start()
+        if s.abuse.spam_action == "high-risk" and not s.abuse.high_risk_smarthost and self.index == 0:
+            log.warning("no [abuse] high_risk_smarthost: outbound spam is relayed through the normal route")
+        self.actions = AbuseActions(self.db, s, self.hostname)
+        self.actions.delivery, self.actions.trace = self.delivery, self.trace
         self.engine = Engine(
             s,
             self.snapshot,
@@ -97,6 +108,9 @@ class Node:
             self.delivery,
             self.trace,
             self.hostname,
+            reputation=Reputation(s.reputation, self.snapshot, resolver),
+            classifier=self.classifier,
+            actions=self.actions,
         )
         self.delivery.on_ndr = self.engine.trace_report
         await self.delivery.start()
@@ -159,6 +173,9 @@ class Node:
         while GatewaySMTP.active and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self.delivery.stop(max(deadline - time.monotonic(), 1.0))
+        await self.actions.close()
+        if self.classifier is not None:
+            await self.classifier.close()
         if self.web:
             self.http.should_exit = True
         for t in self._tasks:

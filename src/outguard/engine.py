@@ -15,17 +15,21 @@ import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
 from outguard import codes
+from outguard.abuse import AbuseActions, Windows, threshold_state
 from outguard.config import Settings
-from outguard.counters import Counters, Window
+from outguard.counters import Counters, CountersUnavailable, Window
 from outguard.policy import Chain, Context, Decision, Stage, StageResult
 from outguard.queue.delivery import DeliveryQueue
 from outguard.queue.envelope import Envelope, Recipient, new_queue_id, pid_node
 from outguard.queue.spool import Spool
+from outguard.reputation import Reputation
+from outguard.services.tenants import TENANT_LIMITS
+from outguard.spam import Classifier, MessageInfo, Verdict
 from outguard.store.snapshot import Snapshot, TenantConfig
 from outguard.trace.writer import TraceWriter
 from outguard.util import utcnow
@@ -95,9 +99,15 @@ class Engine:
         delivery: DeliveryQueue,
         trace: TraceWriter,
         hostname: str,
+        *,
+        reputation: Reputation,
+        classifier: Classifier | None,
+        actions: AbuseActions,
     ) -> None:
         self.settings, self.snapshot, self.chain, self.counters = settings, snapshot, chain, counters
         self.spool, self.delivery, self.trace, self.hostname = spool, delivery, trace, hostname
+        self.reputation, self.classifier, self.actions = reputation, classifier, actions
+        self.windows = Windows.from_settings(settings)
         self.node = pid_node()
 
     # Attribution -------------------------------------------------------------------------------
@@ -120,11 +130,32 @@ class Engine:
         return None
 
     def limits(self, tenant: TenantConfig | None) -> dict[str, Any]:
-        """Global policy settings with the tenant's overrides on top."""
-        base = {"unregistered_allowance": self.settings.policy.unregistered_allowance}
+        """Global settings of the protections with the tenant's overrides on top (published to tenants)."""
+        s = self.settings
+        base: dict[str, Any] = {
+            "unregistered_allowance": s.policy.unregistered_allowance,
+            "spam_min_messages": s.abuse.spam_min_messages,
+            "spam_ratio": s.abuse.spam_ratio,
+            "external_per_hour": s.restricted.external_per_hour,
+            "internal_per_hour": s.restricted.internal_per_hour,
+            "per_day": s.restricted.per_day,
+            "restricted_action": s.restricted.action,
+            "spam_action": s.abuse.spam_action,
+        }
         if tenant is not None:
-            base.update({k: v for k, v in tenant.limits.items() if k in base})
+            base.update({k: v for k, v in tenant.limits.items() if k in TENANT_LIMITS})
         return base
+
+    async def _counts(self, items: dict[str, tuple[Window, str]], now: float) -> dict[str, int]:
+        """Fetch several counters in one round trip; an unavailable store counts as zero (fail open)."""
+        if not items:
+            return {}
+        try:
+            values = await self.counters.get(list(items.values()), now)
+        except CountersUnavailable:
+            log.error("counter store unavailable: limits are not enforced for this message")
+            return {}
+        return dict(zip(items, values, strict=True))
 
     # Stages ------------------------------------------------------------------------------------
 
@@ -144,9 +175,49 @@ class Engine:
             sender=sender,
             settings=self.limits(tenant),
         )
-        if tenant is not None and ctx.unregistered_sender:
-            [ctx.counts["unregistered"]] = await self.counters.get([(UNREGISTERED, f"t:{tenant.id}")], now)
+        wanted: dict[str, tuple[Window, str]] = {}
+        w = self.windows
+        if tenant is not None:
+            if ctx.unregistered_sender:
+                wanted["unregistered"] = (UNREGISTERED, f"t:{tenant.id}")
+            if ctx.sender_key:
+                key = f"s:{tenant.id}:{ctx.sender_key}"
+                wanted.update(
+                    {
+                        "external_per_hour": (w.sender_external, key),
+                        "internal_per_hour": (w.sender_internal, key),
+                        "per_day": (w.sender_day, key),
+                    }
+                )
+            if not tenant.licensed:
+                ip_key = f"ip:{ctx.client_ip}"
+                wanted.update(
+                    {
+                        "ip_week": (w.ip_week, ip_key),
+                        "ip_day": (w.ip_day, ip_key),
+                        "ip_spam_day": (w.ip_spam_day, ip_key),
+                    }
+                )
+        ctx.counts = await self._counts(wanted, now)
+        if tenant is not None and not tenant.licensed:  # 5.7.708 only ever applies to trial tenants
+            history = (
+                ctx.counts.get("ip_week", 0),
+                ctx.counts.get("ip_day", 0),
+                ctx.counts.get("ip_spam_day", 0),
+            )
+            ctx.facts["reputation"] = await self.reputation.check(ctx.client_ip, history)
         txn = Transaction(new_queue_id(), utcnow(), client, sender, ctx, attribution)
+        if (rep := ctx.facts.get("reputation")) is not None and rep.failures:
+            txn.hits.append(
+                {
+                    "rule": "reputation-lookup",
+                    "mode": "failed",
+                    "code": None,
+                    "reply": "",
+                    "detail": "; ".join(rep.failures),
+                    "recipients": [],
+                }
+            )
         result = self.chain.run(Stage.MAIL, ctx)
         self._note(txn, result)
         if result.decision is not None:
@@ -167,6 +238,18 @@ class Engine:
     def data_command(self, txn: Transaction) -> Decision | None:
         result = self.chain.run(Stage.DATA, txn.ctx)
         self._note(txn, result)
+        for d in ([result.decision] if result.decision else []) + result.alerts:
+            if d.rule == "sender-limits":  # the sender goes over a limit: restrict it (or only alert)
+                limit, cap = d.recipients
+                assert txn.attribution is not None
+                self.actions.restrict(
+                    txn.attribution.tenant,
+                    txn.ctx.sender_key,
+                    limit,
+                    txn.ctx.counts.get(limit, 0),
+                    int(cap),
+                    str(txn.ctx.settings["restricted_action"]),
+                )
         if result.decision is not None:
             self.refuse(txn, Stage.DATA, result.decision)
         return result.decision
@@ -261,11 +344,60 @@ class Engine:
         )
         return f"Received: {value}\r\n".encode("utf-8", "surrogateescape")
 
+    async def classify(self, txn: Transaction, content: bytes) -> Verdict | None:
+        if self.classifier is None:
+            return None
+        assert txn.attribution is not None
+        return await self.classifier.classify(
+            MessageInfo(
+                content=content,
+                sender=txn.sender,
+                recipients=tuple(txn.ctx.recipients),
+                client_ip=txn.ctx.client_ip,
+                helo=txn.client.helo,
+                tenant=txn.attribution.tenant.name,
+                auth_user=txn.client.auth_user,
+                queue_id=txn.queue_id,
+            )
+        )
+
     async def accept(self, txn: Transaction, content: bytes) -> str:
-        """Make the message durable, charge counters, trace it, hand it to delivery. Returns the reply."""
+        """Classify, make the message durable, charge counters, trace it, hand it to delivery."""
         tenant = txn.attribution.tenant if txn.attribution else None
         assert tenant is not None
+        verdict = await self.classify(txn, content)
+        ctx = txn.ctx
+        ctx.facts["verdict"] = verdict
+        result = self.chain.run(Stage.EOM, ctx)
+        self._note(txn, result)
+        spam = bool(verdict and verdict.spam)
+        bulk = bool(verdict and not spam and verdict.bulk_level >= self.settings.spam.bulk_threshold)
         subject, message_id = _subject_and_id(content)
+        verdict_fields = _verdict_fields(verdict)
+        if result.decision is not None:  # refused as outbound spam: traced as FilteredAsSpam
+            await self._charge(txn, spam, bulk)
+            rcpts = [
+                (
+                    r,
+                    "FilteredAsSpam" if spam else "Failed",
+                    result.decision.code.enhanced,
+                    result.decision.reply,
+                )
+                for r in ctx.recipients
+            ]
+            self._trace_message(
+                txn,
+                rcpts + [(r, "Failed", c, d) for r, c, d in txn.refused],
+                refused_stage=Stage.EOM.value,
+                code=result.decision.code.enhanced,
+                detail=result.decision.reply,
+                message_id=message_id[:255],
+                subject=subject[:255],
+                size=len(content),
+                **verdict_fields,
+            )
+            self._events(txn, kind="refused")
+            return result.decision.reply
         received = self.received_header(txn)
         size = len(received) + len(content)
         txn.ctx.facts["size"] = size
@@ -294,17 +426,67 @@ class Engine:
                 for r in txn.ctx.recipients
             ],
         )
+        if spam:
+            env.extra["spam"] = True
+            env.next_hop = self.settings.abuse.high_risk_smarthost  # the high-risk pool, when configured
         await asyncio.to_thread(self.spool.write, env, [received, content])  # durable before 250
-        if txn.ctx.unregistered_sender:
-            await self.counters.add([(UNREGISTERED, f"t:{tenant.id}", 1)], txn.ctx.now)
+        await self._charge(txn, spam, bulk)
+        first = "FilteredAsSpam" if spam else "Pending"
         rcpts: list[tuple[str, str, str | None, str | None]] = [
-            (r, "Pending", None, None) for r in txn.ctx.recipients
+            (r, first, None, None) for r in ctx.recipients
         ]
         rcpts += [(r, "Failed", c, d) for r, c, d in txn.refused]
-        self._trace_message(txn, rcpts, message_id=env.message_id[:255], subject=subject[:255], size=size)
+        self._trace_message(
+            txn, rcpts, message_id=env.message_id[:255], subject=subject[:255], size=size, **verdict_fields
+        )
         self._events(txn, kind="queued")
         self.delivery.submit(env, received + content)
         return f"250 2.0.0 Ok: queued as {txn.queue_id}"
+
+    async def _charge(self, txn: Transaction, spam: bool, bulk: bool) -> None:
+        """Count the message in every window, then check the tenant threshold when it was spam or bulk."""
+        ctx, w = txn.ctx, self.windows
+        assert txn.attribution is not None
+        tenant = txn.attribution.tenant
+        key, ip_key, tkey = f"s:{tenant.id}:{ctx.sender_key}", f"ip:{ctx.client_ip}", f"t:{tenant.id}"
+        internal = sum(1 for r in ctx.recipients if ctx.is_internal(r))
+        items: list[tuple[Window, str, int]] = [
+            (w.tenant_messages, tkey, 1),
+            (w.ip_week, ip_key, 1),
+            (w.ip_day, ip_key, 1),
+        ]
+        if spam or bulk:
+            items.append((w.tenant_spam, tkey, 1))
+        if spam:
+            items.append((w.ip_spam_day, ip_key, 1))
+        if ctx.sender_key:
+            items += [
+                (w.sender_external, key, len(ctx.recipients) - internal),
+                (w.sender_internal, key, internal),
+                (w.sender_day, key, len(ctx.recipients)),
+            ]
+        if ctx.unregistered_sender:
+            items.append((UNREGISTERED, tkey, 1))
+        try:
+            await self.counters.add([i for i in items if i[2]], ctx.now)
+            if not (spam or bulk):
+                return  # a clean message can only lower the tenant's spam share
+            messages, spam_bulk = await self.counters.get(
+                [(w.tenant_messages, tkey), (w.tenant_spam, tkey)], ctx.now
+            )
+        except CountersUnavailable:
+            log.error("counter store unavailable: message %s not counted", txn.queue_id)
+            return
+        limits = ctx.settings
+        state = threshold_state(
+            messages,
+            spam_bulk,
+            int(limits["spam_min_messages"]),
+            float(limits["spam_ratio"]),
+            self.settings.abuse.warn_at,
+        )
+        if state != "ok":
+            self.actions.tenant_state(tenant, state, messages, spam_bulk, limits)
 
     def trace_report(self, env: Envelope) -> None:
         """Trace a DSN the delivery queue generated (it is a message of the same tenant)."""
@@ -336,8 +518,16 @@ def _subject_and_id(content: bytes) -> tuple[str, str]:
         return "", ""
 
 
-def today_utc() -> date:
-    return datetime.now(UTC).date()
+def _verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
+    if verdict is None:
+        return {}
+    return {
+        "spam": verdict.spam,
+        "spam_score": verdict.score,
+        "bulk_level": verdict.bulk_level,
+        "spam_tests": list(verdict.tests),
+        "classifier": verdict.classifier,
+    }
 
 
 __all__ = ["UNREGISTERED", "Attribution", "Client", "Engine", "Transaction", "codes"]

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli import apikey, connector, domain, mailbox, reputation, send, serve, tabl, tenant, trace
+from outguard.cli import (
+    abuse,
+    apikey,
+    connector,
+    domain,
+    mailbox,
+    reputation,
+    send,
+    serve,
+    tabl,
+    tenant,
+    trace,
+)
 from outguard.cli.common import App
 
 app = typer.Typer(
@@ -42,6 +54,9 @@ app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("trace")(trace.trace)
 app.command("send")(send.send)
+app.add_typer(abuse.restricted, name="restricted")
+app.add_typer(abuse.delisting, name="delisting")
+app.command("alerts")(abuse.alerts)
 
 
 def main() -> None:

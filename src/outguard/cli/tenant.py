@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli.common import JsonOpt, app_of, command, emit_json, show, table
+from outguard.cli.common import JsonOpt, app_of, command, emit_json, fail, show, table
 
 app = typer.Typer(help="Create, inspect, license, block and unblock tenants.", no_args_is_help=True)
 
@@ -57,9 +57,23 @@ def set_(
     alert_address: str = typer.Option(
         None, "--alert-address", help="Where alerts about the tenant are mailed."
     ),
+    limit: list[str] = typer.Option(
+        None,
+        "--limit",
+        metavar="KEY=VALUE",
+        help="Override a limit for this tenant (repeatable; VALUE 'default' removes it), e.g. spam_ratio=0.5.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Change licence, subscription expiry, allow/block list mode or alert address."""
+    """Change licence, subscription expiry, allow/block list mode, alert address or limits."""
+    limits = None
+    if limit:
+        limits = {}
+        for item in limit:
+            key, eq, value = item.partition("=")
+            if not eq:
+                fail(f"invalid --limit {item!r}: expected KEY=VALUE")
+            limits[key.strip()] = value.strip()
     t = app_of(ctx).services.tenants.set(
         name,
         licensed=licensed,
@@ -67,6 +81,7 @@ def set_(
         clear_subscription=no_subscription_expiry,
         tabl_mode=tabl_mode,
         alert_address=alert_address,
+        limits=limits,
     )
     show(t, as_json)
 

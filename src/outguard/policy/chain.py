@@ -12,8 +12,12 @@ from typing import Any
 
 from outguard.policy.context import Context, Decision, Stage
 from outguard.policy.rules import (
+    LowReputationTrialRule,
+    OutboundSpamRule,
+    RestrictedSenderRule,
     Rule,
     SendAsRule,
+    SenderLimitRule,
     SubscriptionLapseRule,
     TablMessageRule,
     TablRecipientRule,
@@ -26,10 +30,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     TenantAttributionRule(),  # MAIL  5.7.64  the connection belongs to no tenant
     SubscriptionLapseRule(),  # MAIL  5.7.705 subscription expired
     TenantBlockRule(),  # MAIL  5.7.705 tenant blocked (threshold or operator)
+    LowReputationTrialRule(),  # MAIL  5.7.708 trial tenant on a low-reputation IP
+    RestrictedSenderRule(),  # MAIL  5.1.8   sender restricted for exceeding its limits
     SendAsRule(),  # MAIL  5.7.60  a mailbox sending as a foreign domain
     UnregisteredDomainRule(),  # MAIL  5.7.750 over the unregistered-domain allowance
     TablRecipientRule(),  # RCPT  5.7.703 per-recipient mode
     TablMessageRule(),  # DATA  5.7.703 whole-message mode
+    SenderLimitRule(),  # DATA  5.1.8   this message would take the sender over a limit
+    OutboundSpamRule(),  # EOM   5.7.1   outbound spam, when the action is reject
 )
 
 # Rules whose refusal cannot be observed away: without a tenant there is nobody to relay for.
@@ -41,6 +49,7 @@ class StageResult:
     decision: Decision | None = None  # the enforced refusal, if any
     hits: list[dict[str, Any]] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    alerts: list[Decision] = field(default_factory=list)  # hits whose protection only alerts
 
 
 class Chain:
@@ -62,8 +71,10 @@ class Chain:
             if decision is None:
                 result.misses.append(rule.name)
                 continue
-            mode = self.modes[rule.name]
+            mode = self.modes[rule.name] if decision.enforce else "alert"
             result.hits.append(decision.as_trace(mode))
+            if mode == "alert":
+                result.alerts.append(decision)
             if mode == "enforce":
                 result.decision = decision
                 break

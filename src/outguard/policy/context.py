@@ -29,6 +29,7 @@ class Decision:
     values: dict[str, str] = field(default_factory=dict)
     detail: str = ""
     recipients: tuple[str, ...] = ()  # the recipients the decision is about, when it names some
+    enforce: bool = True  # False: the protection's own setting says alert only (recorded, never refused)
 
     @property
     def reply(self) -> str:
@@ -63,6 +64,17 @@ class Context:
     counts: dict[str, int] = field(default_factory=dict)  # counter values the pipeline fetched
     settings: dict[str, Any] = field(default_factory=dict)  # effective limits (global + tenant overrides)
     facts: dict[str, Any] = field(default_factory=dict)  # lookups done by the pipeline (reputation, spam)
+
+    @property
+    def sender_key(self) -> str:
+        """Whose outbound limits apply: the logged-in mailbox, else the envelope sender ("" for <>)."""
+        if self.via == "auth" and self.auth_user:
+            return self.auth_user
+        return self.sender.lower()
+
+    def is_internal(self, recipient: str) -> bool:
+        """A recipient in one of the tenant's accepted domains (reference: internal recipients)."""
+        return bool(self.tenant and self.tenant.is_accepted(recipient.rpartition("@")[2].lower()))
 
     @property
     def sender_domain(self) -> str:

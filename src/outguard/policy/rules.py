@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from outguard import codes
 from outguard.policy.context import Context, Decision, Stage
+from outguard.util import ipv4_int
 
 
 class Rule:
@@ -128,3 +129,89 @@ class TablMessageRule(Rule):
             tuple(blocked),
             recipients=", ".join(blocked),
         )
+
+
+class LowReputationTrialRule(Rule):
+    name, stage = "trial-ip-reputation", Stage.MAIL
+    description = (
+        "A trial tenant sending from a low-reputation client IP is refused, unless an operator "
+        "granted an IP exception. Licensed tenants are not refused for this."
+    )
+
+    def check(self, ctx: Context) -> Decision | None:
+        t = ctx.tenant
+        rep = ctx.facts.get("reputation")
+        if t is None or t.licensed or rep is None or not rep.listed:
+            return None
+        try:
+            ip = ipv4_int(ctx.client_ip)
+        except ValueError:
+            ip = None
+        if ip is not None and t.ip_exceptions.find(ip, ctx.now) is not None:
+            return None
+        return self.refuse(codes.IP_NOT_ACCEPTED, f"{ctx.client_ip} listed by {rep.source}: {rep.detail}")
+
+
+LIMITS = ("external_per_hour", "internal_per_hour", "per_day")
+
+
+class RestrictedSenderRule(Rule):
+    name, stage = "restricted-sender", Stage.MAIL
+    description = (
+        "A sender restricted for exceeding its outbound limits is refused until released or expired."
+    )
+
+    def check(self, ctx: Context) -> Decision | None:
+        t, key = ctx.tenant, ctx.sender_key
+        if t is None or not key:
+            return None
+        until = t.restricted.get(key)
+        if until is not None and ctx.now < until:
+            return self.refuse(codes.RESTRICTED_SENDER, f"{key} is restricted (outbound limits exceeded)")
+        return None
+
+
+class SenderLimitRule(Rule):
+    name, stage = "sender-limits", Stage.DATA
+    description = (
+        "Per sender: external recipients per hour, internal recipients per hour and recipients "
+        "per day. The message that would go over a limit is refused and the sender restricted "
+        "(or, with action alert-only, only an alert is raised)."
+    )
+
+    def check(self, ctx: Context) -> Decision | None:
+        t, key = ctx.tenant, ctx.sender_key
+        if t is None or not key or key in t.released_today:
+            return None
+        internal = sum(1 for r in ctx.recipients if ctx.is_internal(r))
+        adding = {
+            "external_per_hour": len(ctx.recipients) - internal,
+            "internal_per_hour": internal,
+            "per_day": len(ctx.recipients),
+        }
+        for limit in LIMITS:
+            cap = int(ctx.settings.get(limit, 0))
+            if cap and adding[limit] and ctx.counts.get(limit, 0) + adding[limit] > cap:
+                action = str(ctx.settings.get("restricted_action", "block-until-tomorrow"))
+                d = self.refuse(
+                    codes.RESTRICTED_SENDER,
+                    f"{key}: {limit} limit {cap} exceeded ({ctx.counts.get(limit, 0)} + {adding[limit]})",
+                )
+                return Decision(
+                    d.rule, d.code, d.values, d.detail, (limit, str(cap)), enforce=action != "alert-only"
+                )
+        return None
+
+
+class OutboundSpamRule(Rule):
+    name, stage = "outbound-spam", Stage.EOM
+    description = (
+        "Outbound spam is refused with 5.7.1 when [abuse] spam_action is reject; otherwise it is "
+        "relayed through the high-risk pool. Either way it is traced as FilteredAsSpam."
+    )
+
+    def check(self, ctx: Context) -> Decision | None:
+        verdict = ctx.facts.get("verdict")
+        if verdict is None or not verdict.spam or ctx.settings.get("spam_action") != "reject":
+            return None
+        return self.refuse(codes.SPAM_REFUSED, f"spam score {verdict.score:.1f}: {', '.join(verdict.tests)}")

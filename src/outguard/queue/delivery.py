@@ -349,7 +349,8 @@ class DeliveryQueue:
                 r.status = "delivered"
                 if res.kind == "relayed":
                     relayed.append(r)
-                trace_status = "Delivered"
+                # Spam relayed through the high-risk pool stays FilteredAsSpam in the trace.
+                trace_status = "FilteredAsSpam" if env.extra.get("spam") else "Delivered"
             elif res.kind == "failed":
                 r.status = "failed"
                 failed.append(r)

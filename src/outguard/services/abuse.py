@@ -78,9 +78,19 @@ class RestrictedService(ServiceBase):
         action: str,
         until: datetime | None,
     ) -> dict[str, Any]:
+        """Restrict a sender; idempotent while a restriction of it is active (nodes may race to it)."""
         self.require_operator("restrict senders")  # the engine acts as a system operator
         with self.session() as s:
             t = self.tenant(s, tenant)
+            for existing in s.scalars(
+                select(RestrictedSender).where(
+                    RestrictedSender.tenant_id == t.id,
+                    RestrictedSender.address == address.lower(),
+                    RestrictedSender.released_at.is_(None),
+                )
+            ):
+                if restricted_view(existing)["active"]:
+                    return restricted_view(existing)
             r = RestrictedSender(
                 tenant_id=t.id,
                 address=address.lower(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,8 +20,65 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 TABL_MODES = ("whole-message", "per-recipient")
 
 
+def _count(minimum: int) -> Any:
+    def parse(v: Any) -> int:
+        n = int(v)
+        if n < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return n
+
+    return parse
+
+
+def _ratio(v: Any) -> float:
+    x = float(v)
+    if not 0 < x <= 1:
+        raise ValueError("must be a share between 0 and 1, e.g. 0.3")
+    return x
+
+
+def _choice(*options: str) -> Any:
+    def parse(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return str(v)
+
+    return parse
+
+
+# Settings a tenant may override (operators set them; tenants see them as their published limits).
+TENANT_LIMITS: dict[str, Any] = {
+    "unregistered_allowance": _count(0),
+    "spam_min_messages": _count(1),
+    "spam_ratio": _ratio,
+    "external_per_hour": _count(0),
+    "internal_per_hour": _count(0),
+    "per_day": _count(0),
+    "restricted_action": _choice("block-until-tomorrow", "block-until-released", "alert-only"),
+    "spam_action": _choice("high-risk", "reject"),
+    "tabl_quota": _count(1),
+}
+
+
+def parse_limits(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate overrides; the value "default" (or None) removes an override."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in TENANT_LIMITS:
+            raise InvalidValue("limit", key, f"unknown; expected one of {', '.join(TENANT_LIMITS)}")
+        if value is None or value == "default":
+            out[key] = None
+            continue
+        try:
+            out[key] = TENANT_LIMITS[key](value)
+        except (TypeError, ValueError) as e:
+            raise InvalidValue(f"value for limit {key}", value, str(e))
+    return out
+
+
 def tenant_view(t: Tenant) -> dict[str, Any]:
     block = None
+    status = t.status
     if t.status == "blocked":
         block = {
             "code": t.block_code,
@@ -30,10 +87,21 @@ def tenant_view(t: Tenant) -> dict[str, Any]:
             "by": t.blocked_by,
             "evidence": t.block_evidence,
         }
+    elif t.subscription_expires is not None and t.subscription_expires < datetime.now(UTC).date():
+        # A lapsed subscription blocks like 5.7.705 until renewed; derived, so renewal lifts it at once.
+        lapsed_at = datetime.combine(t.subscription_expires + timedelta(days=1), time(0), UTC)
+        status = "blocked"
+        block = {
+            "code": codes.TENANT_THRESHOLD.enhanced,
+            "reason": f"subscription expired on {t.subscription_expires}",
+            "since": isoformat(lapsed_at),
+            "by": "subscription",
+            "evidence": None,
+        }
     return {
         "name": t.name,
         "licensed": t.licensed,
-        "status": t.status,
+        "status": status,
         "block": block,
         "subscription_expires": t.subscription_expires.isoformat() if t.subscription_expires else None,
         "tabl_mode": t.tabl_mode,
@@ -102,7 +170,7 @@ class TenantService(ServiceBase):
                 .where(TablEntry.tenant_id == t.id, TablEntry.action == "block")
             )
             view["counts"] = counts
-            if t.status == "blocked" and (c := codes.lookup(t.block_code)):
+            if view["block"] and (c := codes.lookup(view["block"]["code"])):
                 view["block"]["text"] = c.reply_text()
                 view["block"]["admin_fix"] = c.admin_fix
             return view
@@ -129,6 +197,7 @@ class TenantService(ServiceBase):
             raise InvalidValue("allow/block list mode", tabl_mode, f"expected one of {', '.join(TABL_MODES)}")
         expires = parse_date(subscription_expires, what="subscription expiry")
         alert = normalise_address(alert_address, what="alert address") if alert_address else None
+        overrides = parse_limits(limits) if limits is not None else None
         with self.session() as s:
             t = self.tenant(s, name)
             before = tenant_view(t)
@@ -142,8 +211,9 @@ class TenantService(ServiceBase):
                 t.tabl_mode = tabl_mode
             if alert_address is not None:
                 t.alert_address = alert or None
-            if limits is not None:
-                t.limits = {**(t.limits or {}), **limits}
+            if overrides is not None:
+                merged = {**(t.limits or {}), **overrides}
+                t.limits = {k: v for k, v in merged.items() if v is not None}
             after = tenant_view(t)
             if after != before:
                 self.audit(s, "tenant.set", tenant=t, target=t.name, before=before, after=after)
@@ -182,6 +252,11 @@ class TenantService(ServiceBase):
         with self.session() as s:
             t = self.tenant(s, name)
             if t.status != "blocked":
+                if tenant_view(t)["status"] == "blocked":
+                    raise Conflict(
+                        f"tenant {t.name!r} is blocked because its subscription expired on "
+                        f"{t.subscription_expires}: renew it (tenant set --subscription-expires)"
+                    )
                 raise Conflict(f"tenant {t.name!r} is not blocked")
             before = tenant_view(t)
             t.status, t.block_code, t.block_reason = "active", None, None

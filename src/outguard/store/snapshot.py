@@ -11,7 +11,7 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from outguard.model import (
     IpException,
     LowReputationIp,
     Mailbox,
+    RestrictedSender,
     TablEntry,
     Tenant,
 )
@@ -89,6 +90,10 @@ class TenantConfig:
     ip_connectors: list[IpRange] = field(default_factory=list)
     cert_connectors: dict[str, str] = field(default_factory=dict)  # cert domain -> connector name
     mailboxes: dict[str, tuple[str, bool]] = field(default_factory=dict)  # address -> (hash, enabled)
+    # Restricted senders (5.1.8): address -> restricted until (POSIX seconds, inf = until released).
+    restricted: dict[str, float] = field(default_factory=dict)
+    # Senders released today (UTC) are not restricted again the same day (reference: BlockUser).
+    released_today: frozenset[str] = frozenset()
 
     @property
     def blocked(self) -> bool:
@@ -116,6 +121,7 @@ class Snapshot:
         self.mailboxes: dict[str, tuple[int, str, bool]] = {}
         self.low_reputation = RangeSet([])
         self.global_serial = -1
+        self.loaded_day: date | None = None
         self._lock = threading.Lock()
 
     # Reads (the mail path) -----------------------------------------------------------------------
@@ -260,4 +266,20 @@ class Snapshot:
             )
         ):
             out[m.tenant_id].mailboxes[m.address] = (m.password_hash, m.enabled)
+        midnight = datetime.combine(now.date(), time(0), UTC)
+        released: dict[int, set[str]] = {}
+        for r in s.scalars(
+            select(RestrictedSender).where(
+                RestrictedSender.tenant_id.in_(ids),
+                RestrictedSender.action != "alert-only",
+                RestrictedSender.released_at.is_(None) | (RestrictedSender.released_at >= midnight),
+            )
+        ):
+            if r.released_at is not None:
+                released.setdefault(r.tenant_id, set()).add(r.address)
+            elif r.until is None or r.until > now:
+                current = out[r.tenant_id].restricted.get(r.address, 0.0)
+                out[r.tenant_id].restricted[r.address] = max(current, _ts(r.until))
+        for tid, addresses in released.items():
+            out[tid].released_today = frozenset(addresses)
         return out

@@ -54,6 +54,7 @@ class TraceWriter:
         self._updates: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self.dropped = 0
         self.written = 0
         self._failures = 0
@@ -180,6 +181,11 @@ class TraceWriter:
                 log.exception("writing the trace failed; will retry")
 
     async def flush(self) -> None:
+        """Write everything recorded so far (one flush at a time, so batches land in order)."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if self._recovered:
             recovered, self._recovered = self._recovered, []
             await asyncio.to_thread(self._restore, recovered)
