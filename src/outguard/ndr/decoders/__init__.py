@@ -1,0 +1,40 @@
+"""MTA decoders: one module per family of MTAs that writes bounces its own way, one interface.
+
+Each module defines `NAME`, `detect(mail) -> bool` (cheap: headers and a marker or two) and
+`decode(mail) -> list[Failure]`. `dispatch` reads feedback reports and auto-replies first, then asks
+the decoders, and falls back to the plain RFC 3464 reader, which covers every MTA that writes a
+standard `message/delivery-status` part.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from outguard.ndr.decoders import arf, autoreply, rfc3464
+from outguard.ndr.mail import Mail
+from outguard.ndr.parse import Report
+
+# Order matters only where two families could claim the same message: specific before generic.
+DECODERS: tuple[ModuleType, ...] = ()
+
+
+def dispatch(mail: Mail) -> Report | None:
+    """The report for a message, or None when it is neither a bounce, a feedback report nor an autoreply."""
+    if arf.detect(mail):
+        found = arf.decode(mail)
+        if found:
+            return Report(kind="feedback", recipients=found, decoder=arf.NAME)
+    for decoder in DECODERS:
+        if decoder.detect(mail):
+            found = decoder.decode(mail)
+            if found:
+                return Report(kind="bounce", recipients=found, decoder=decoder.NAME)
+    if rfc3464.detect(mail):
+        reporting, found = rfc3464.decode_with_mta(mail)
+        if found:
+            return Report(kind="bounce", reporting_mta=reporting, recipients=found, decoder=rfc3464.NAME)
+    if autoreply.detect(mail):
+        found = autoreply.decode(mail)
+        if found:
+            return Report(kind="autoreply", recipients=found, decoder=autoreply.NAME)
+    return None

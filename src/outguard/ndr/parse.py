@@ -1,0 +1,180 @@
+"""Reading a bounce: load the message, read its RFC 3464 report, dispatch to MTA decoders, decide.
+
+`parse(raw)` accepts any raw message (bytes, any line endings, broken MIME) and returns a `Report`:
+whether it is a bounce at all, and one `Failure` per failed recipient.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from outguard.ndr import remote
+from outguard.ndr.mail import Mail, load
+from outguard.ndr.reasons import Evidence, decide
+from outguard.ndr.smtptext import find_command, find_reply, find_status, is_status, prefer
+
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~\-]+@[\w\-]+(?:\.[\w\-]+)+", re.U)
+_ANGLE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+
+
+@dataclass
+class Failure:
+    """One recipient the bounce reports on, as the reporting MTA described it."""
+
+    recipient: str
+    action: str = "failed"  # RFC 3464 action: failed, delayed, delivered, …
+    status: str | None = None  # RFC 3463 enhanced status code, None when the message has none
+    reply_code: str | None = None  # SMTP reply code, e.g. "550"
+    diagnostic: str = ""  # the error text
+    diagnostic_type: str = ""  # "SMTP", "X-UNIX", … ('' unknown)
+    remote_mta: str | None = None
+    reporting_mta: str | None = None
+    command: str = ""  # SMTP command the error answered
+    reason: str = ""
+    feedback_type: str | None = None
+
+
+@dataclass
+class Report:
+    """What a message is, and what it says about each recipient."""
+
+    kind: str  # "bounce", "delay", "autoreply", "feedback" or "not-a-bounce"
+    reporting_mta: str | None = None
+    recipients: list[Failure] = field(default_factory=list)
+    decoder: str = ""  # which reader understood it
+
+    @property
+    def is_bounce(self) -> bool:
+        return self.kind in ("bounce", "delay")
+
+
+def clean_address(value: str) -> str:
+    """The bare address in an RFC 3464 address field or an angle-bracketed mention ('' if none)."""
+    if not value:
+        return ""
+    if ";" in value:
+        kind, _, rest = value.partition(";")
+        if "@" in rest or kind.strip().lower() in ("rfc822", "x-unknown", "unknown"):
+            value = rest
+    m = _ANGLE.search(value)
+    if m:
+        value = m.group(1)
+    value = value.strip().strip("<>\"'()[],;:. \t")
+    m = ADDRESS.search(value)
+    return m.group(0).strip(".") if m else ""
+
+
+def mta_name(value: str | None) -> str | None:
+    """`dns; mx.example.com` → `mx.example.com`."""
+    if not value:
+        return None
+    if ";" in value:
+        value = value.split(";", 1)[1]
+    value = value.strip().strip("[]()<> ")
+    return value.split()[0] if value else None
+
+
+def read_dsn(mail: Mail) -> tuple[str | None, list[Failure]]:
+    """RFC 3464 §2: per-message fields, then one block of per-recipient fields each."""
+    reporting: str | None = None
+    out: list[Failure] = []
+    for block in mail.dsn:
+        fields = dict(reversed(block))  # the first occurrence of a field wins
+        if "reporting-mta" in fields and reporting is None:
+            reporting = mta_name(fields["reporting-mta"])
+        rcpt_field = fields.get("final-recipient") or fields.get("original-recipient") or ""
+        rcpt = clean_address(rcpt_field)
+        if not rcpt and fields.get("x-actual-recipient"):
+            rcpt = clean_address(fields["x-actual-recipient"])
+        if not rcpt:
+            # Status without a recipient: fields split off the previous block (bad blank line).
+            if out and ("status" in fields or "diagnostic-code" in fields):
+                _merge(out[-1], fields)
+            continue
+        failure = Failure(recipient=rcpt, action="")
+        _merge(failure, fields)
+        out.append(failure)
+    return reporting, out
+
+
+def _merge(failure: Failure, fields: dict[str, str]) -> None:
+    action = fields.get("action", "").lower().split()
+    if action and not failure.action:
+        failure.action = action[0].strip(";,.")
+    status = fields.get("status", "")
+    m = re.search(r"[245]\.\d{1,3}\.\d{1,3}", status)
+    if m and not failure.status:
+        failure.status = m.group(0)
+    diag = fields.get("diagnostic-code", "")
+    if diag and not failure.diagnostic:
+        kind, sep, rest = diag.partition(";")
+        if sep and re.fullmatch(r"\s*[\w\-]{1,12}\s*", kind):
+            failure.diagnostic_type = kind.strip().upper()
+            failure.diagnostic = rest.strip()
+        else:
+            failure.diagnostic = diag.strip()
+    if fields.get("remote-mta") and not failure.remote_mta:
+        failure.remote_mta = mta_name(fields["remote-mta"])
+
+
+def parse(raw: bytes) -> Report:
+    """Read a raw message and report on every recipient it bounces (or answers for)."""
+    from outguard.ndr import decoders
+
+    try:
+        mail = load(raw)
+    except Exception:  # the email package raising at all means there is nothing to read
+        return Report(kind="not-a-bounce")
+    report = decoders.dispatch(mail)
+    if report is None:
+        return Report(kind="not-a-bounce")
+    for failure in report.recipients:
+        finish(failure, mail)
+    if report.kind == "bounce" and report.recipients and all(f.action == "delayed" for f in report.recipients):
+        report.kind = "delay"
+    if report.reporting_mta is None:
+        report.reporting_mta = next((f.reporting_mta for f in report.recipients if f.reporting_mta), None)
+    return report
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def finish(failure: Failure, mail: Mail) -> None:
+    """Fill in what the decoder left: status, reply code, command, reason."""
+    if failure.reason in ("feedback", "vacation"):
+        failure.status = None
+        failure.reply_code = None
+        return
+    diag = _SPACES.sub(" ", failure.diagnostic or "").strip()
+    failure.diagnostic = diag
+    field_status = failure.status if is_status(failure.status) else ""
+    in_text = find_status(diag)
+    reply = failure.reply_code or find_reply(diag, (field_status or in_text)[:1])
+    status = prefer(field_status or "", in_text, reply)
+    failure.status = status or None
+    if not reply and status:
+        reply = find_reply(diag, status[0])
+    if reply and status and reply[0] != status[0]:
+        reply = find_reply(diag, status[0]) or reply
+    failure.reply_code = reply or None
+    if not failure.command:
+        failure.command = find_command(diag)
+    if not failure.action:
+        failure.action = "delayed" if status.startswith("4") else "failed"
+    ev = Evidence(
+        status=status,
+        diagnostic=diag,
+        diagnostic_type=failure.diagnostic_type or "SMTP",
+        command=failure.command,
+        reply_code=reply,
+        action=failure.action,
+        reason=failure.reason,
+    )
+    reason = failure.reason
+    if not reason or reason in ("undefined", "onhold") or reason in remote.RETRY:
+        found = remote.find(failure, mail, ev)
+        if found:
+            ev.reason = found
+    failure.reason = decide(ev)
