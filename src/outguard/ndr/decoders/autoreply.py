@@ -17,11 +17,17 @@ _SUBJECT = re.compile(
 _BODY = re.compile(r"i am away|i am out of (?:the )?office|i will be (?:out|away|traveling)|out of office", re.I)
 
 
+_BOUNCER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.I)
+_FAILURE = re.compile(r"undeliver|delivery (?:status|fail)|failure|returned mail|non.?delivery|bounce", re.I)
+
+
 def detect(mail: Mail) -> bool:
+    if _BOUNCER.search(mail.sender) or _FAILURE.search(mail.subject):
+        return False
     auto = mail.header("Auto-Submitted").lower()
     if auto.startswith("auto-replied"):
         return True
-    if mail.header("X-Autoreply") or mail.header("X-Autorespond") or mail.header("X-Auto-Response-Suppress") and False:
+    if mail.header("X-Autoreply") or mail.header("X-Autorespond"):
         return True
     if mail.header("Precedence").lower() == "auto_reply":
         return True
