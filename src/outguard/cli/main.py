@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli import apikey, connector, domain, mailbox, reputation, tabl, tenant
+from outguard.cli import apikey, connector, domain, mailbox, ndr, reputation, tabl, tenant
 from outguard.cli.common import App
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.add_typer(tabl.app, name="tabl")
 app.add_typer(reputation.reputation, name="reputation")
 app.add_typer(reputation.ip_exception, name="ip-exception")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(ndr.app, name="ndr")
 app.command("audit")(apikey.audit)
 
 

@@ -1020,6 +1020,8 @@ _SECOND_PASS = (
 
 def _probe(reason: str, ev: Evidence, text: str) -> bool:
     """Does the evidence point at `reason`? Status code first, then wording, guarded by the command."""
+    if ev.reason == reason:
+        return True  # a decoder already read this reason from the MTA's own wording
     coded = by_status(ev.status)
     if reason == "userunknown":
         if coded == "userunknown":
@@ -1083,7 +1085,9 @@ def decide(ev: Evidence) -> str:
         return "delivered"
     text = ev.diagnostic.lower()
     found = ""
-    if ev.diagnostic_type in ("SMTP", ""):
+    if not ev.diagnostic_type:
+        ev.diagnostic_type = "SMTP"
+    if ev.diagnostic_type == "SMTP":
         found = next((r for r in _FIRST_PASS if _probe(r, ev, text)), "")
     if found:
         return found
@@ -1123,3 +1127,225 @@ def _another(ev: Evidence, text: str) -> str:
     if ev.command in ("EHLO", "HELO"):
         return "blocked"
     return ""
+
+
+# --- what each reason means for the two audiences ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Plain-language explanation of a reason: what happened, what the sender and the admin can do."""
+
+    summary: str
+    sender_fix: str
+    admin_fix: str
+
+
+ADVICE: dict[str, Advice] = {
+    "userunknown": Advice(
+        "The recipient's address does not exist at the destination.",
+        "Check the address for typos, or ask the recipient for their current address, then send again.",
+        "Nothing to fix on your side unless the address is in your own organization; remove it from "
+        "mailing lists so it does not bounce again.",
+    ),
+    "hostunknown": Advice(
+        "The recipient's domain does not exist or has no mail server.",
+        "Check the part after the @ for typos, then send again.",
+        "Check the domain's MX and A records (dig MX domain). If the domain is yours, publish an MX record.",
+    ),
+    "hasmoved": Advice(
+        "The recipient's mailbox has moved and mail is not forwarded.",
+        "Ask the recipient for their new address.",
+        "Update the address in address books and mailing lists.",
+    ),
+    "mailboxfull": Advice(
+        "The recipient's mailbox is full.",
+        "Try again later, or reach the recipient another way so they can make room.",
+        "Nothing to fix on your side; the recipient's provider must raise the quota or the recipient must "
+        "delete mail.",
+    ),
+    "suspend": Advice(
+        "The recipient's mailbox is suspended or disabled.",
+        "Reach the recipient another way; their account is not taking mail.",
+        "Nothing to fix on your side. If the mailbox is in your organization, re-enable it.",
+    ),
+    "notaccept": Advice(
+        "The destination does not accept mail at all (null MX or no mail service).",
+        "The address cannot receive mail; ask the recipient for another one.",
+        "If the domain is yours, publish a real MX record instead of a null MX.",
+    ),
+    "mesgtoobig": Advice(
+        "The message is larger than the destination accepts.",
+        "Send large files as a link, or split the message, then send again.",
+        "Check the size limits on your relay and, if needed, ask the recipient's admin for their limit.",
+    ),
+    "exceedlimit": Advice(
+        "The message exceeds a limit of the recipient's mailbox (size or number of recipients).",
+        "Send a smaller message, or to fewer recipients at once.",
+        "Check the recipient's per-mailbox limits with their admin.",
+    ),
+    "filtered": Advice(
+        "The recipient's server or mailbox filter refused the message after reading it.",
+        "Check with the recipient whether they block your address or this kind of content.",
+        "Look at the remote server's text; the recipient side must allow your mail.",
+    ),
+    "rejected": Advice(
+        "The message was refused because of the sender's address (the envelope-from).",
+        "Check that you send from your normal address; tell your email admin if it keeps happening.",
+        "Check the sender domain's DNS (MX, SPF), that the envelope sender exists and can receive "
+        "bounces, and whether the remote side blocks your domain.",
+    ),
+    "blocked": Advice(
+        "The recipient's server refused the sending server's IP address or host name (often a block list).",
+        "Tell your email admin; the message itself is fine.",
+        "Look the sending IP up on the block lists named in the error, fix the cause, request delisting, "
+        "and check the server's HELO name and reverse DNS.",
+    ),
+    "badreputation": Advice(
+        "The recipient's provider refused or throttled mail because the sending IP has a poor reputation.",
+        "Tell your email admin and try again later.",
+        "Check the IP's reputation with the provider's postmaster tools, look for compromised accounts "
+        "or bulk sending, and warm new IPs up slowly.",
+    ),
+    "requireptr": Advice(
+        "The sending server's IP address has no valid reverse DNS (PTR) record.",
+        "Tell your email admin; the message itself is fine.",
+        "Publish a PTR record for the sending IP that matches the server's HELO name and resolves back "
+        "to the same IP.",
+    ),
+    "authfailure": Advice(
+        "The message failed sender authentication (SPF, DKIM or DMARC).",
+        "Tell your email admin; the recipient's server does not trust mail from your domain as sent.",
+        "Fix the sending domain's SPF record to include this server, sign with DKIM, and check the "
+        "DMARC policy and alignment.",
+    ),
+    "spamdetected": Advice(
+        "The recipient's spam filter judged the message to be spam.",
+        "Remove what looks like spam (links, attachments, wording) and send again, or reach the "
+        "recipient another way.",
+        "Check the sending IP and domain reputation and the message's authentication (SPF/DKIM/DMARC).",
+    ),
+    "virusdetected": Advice(
+        "The recipient's virus scanner found malware in the message.",
+        "Do not resend the attachment; scan your computer and send the file another way if it is safe.",
+        "Scan the sender's device and check outbound mail for malware.",
+    ),
+    "policyviolation": Advice(
+        "A policy on the destination refused the message (for example attachments or a closed list).",
+        "Check the remote server's text for the rule, change the message, or ask the recipient.",
+        "Ask the recipient's admin which policy applied.",
+    ),
+    "securityerror": Advice(
+        "The destination refused the message for a security reason (authentication required, not "
+        "authorized).",
+        "Tell your email admin.",
+        "Read the remote server's text: check SMTP authentication, TLS and the relay settings.",
+    ),
+    "contenterror": Advice(
+        "The message's headers or content format were refused.",
+        "Send the message again without unusual formatting or attachments.",
+        "Check the sending application's MIME and header output.",
+    ),
+    "notcompliantrfc": Advice(
+        "The message does not comply with the email standards (for example duplicate or missing headers).",
+        "Tell your email admin or the application's owner.",
+        "Fix the sending application so the message has one valid From, Date and Message-ID header.",
+    ),
+    "speeding": Advice(
+        "The sending server hit a rate limit at the destination.",
+        "Wait and send again later, to fewer recipients at once.",
+        "Slow down sending to this destination and spread bulk mail over time.",
+    ),
+    "toomanyconn": Advice(
+        "The destination refused the connection: too many connections or messages at once.",
+        "Nothing: the message is retried or can be sent again later.",
+        "Reduce concurrent connections to this destination.",
+    ),
+    "norelaying": Advice(
+        "The server refused to relay the message for this recipient.",
+        "Tell your email admin.",
+        "Send through a server that accepts mail for this domain, or authenticate before relaying.",
+    ),
+    "syntaxerror": Advice(
+        "The destination rejected an SMTP command as malformed.",
+        "Tell your email admin.",
+        "Check the sending server's SMTP client and the address syntax.",
+    ),
+    "systemerror": Advice(
+        "The destination's mail system had an error (configuration, loop or internal failure).",
+        "Try again later.",
+        "If it persists, contact the recipient's email admin with the error text.",
+    ),
+    "systemfull": Advice(
+        "The destination's mail system is out of disk space.",
+        "Try again later.",
+        "Nothing on your side; the recipient's provider must fix it.",
+    ),
+    "networkerror": Advice(
+        "The destination could not be reached (DNS lookup or connection failure, or a mail loop).",
+        "Check the address and try again later.",
+        "Check DNS for the recipient domain from your server and the network path to its MX.",
+    ),
+    "expired": Advice(
+        "Delivery was retried until the sending server gave up.",
+        "Check the address and try again later; the recipient's server may be down.",
+        "Look at the delivery attempts: DNS, connection or TLS problems, or a remote server that "
+        "defers your IP.",
+    ),
+    "failedstarttls": Advice(
+        "The servers could not agree on an encrypted (TLS) connection.",
+        "Tell your email admin.",
+        "Check the TLS configuration and certificates on both sides.",
+    ),
+    "mailererror": Advice(
+        "A local delivery program (a pipe, filter or mailbox agent) failed at the destination.",
+        "Try again later or reach the recipient another way.",
+        "The recipient's admin must fix the delivery program.",
+    ),
+    "suppressed": Advice(
+        "The address is on the sending service's suppression list after earlier bounces or complaints.",
+        "Check the address; the service will not send to it until it is removed from the list.",
+        "Remove the address from the suppression list once it is known to work.",
+    ),
+    "delivered": Advice(
+        "The message was delivered; this is a success report.",
+        "Nothing to do.",
+        "Nothing to do.",
+    ),
+    "feedback": Advice(
+        "A recipient's provider reported the message as a complaint (feedback loop).",
+        "Make sure the recipient wants your mail; remove them from lists if not.",
+        "Suppress complaining recipients and check what they received.",
+    ),
+    "vacation": Advice(
+        "The recipient's automatic reply (out of office).",
+        "Nothing to do; the message was delivered.",
+        "Nothing to do.",
+    ),
+    "onhold": Advice(
+        "The bounce has an error text but it does not say clearly why delivery failed.",
+        "Read the server's text below; if unsure, forward this message to your email admin.",
+        "Read the remote server's text and, if needed, ask the recipient's admin.",
+    ),
+    "undefined": Advice(
+        "The bounce does not say why delivery failed.",
+        "Check the address and send again; forward this message to your email admin if it repeats.",
+        "Look the message up in the delivery log of the server that bounced it.",
+    ),
+}
+
+# RFC 3463 subject (the middle digit) → what it is about, when no reason is known.
+CLASS_SUBJECT = {
+    "0": "an undefined problem",
+    "1": "a problem with an address",
+    "2": "a problem with the recipient's mailbox",
+    "3": "a problem with the destination mail system",
+    "4": "a network or routing problem",
+    "5": "a mail protocol problem",
+    "6": "a problem with the message content",
+    "7": "a security or policy refusal",
+}
+
+
+def advice(reason: str) -> Advice:
+    return ADVICE.get(reason) or ADVICE["undefined"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from outguard.ndr.decoders import arf, autoreply, dragonfly, exim, qmail, rfc3464
+from outguard.ndr.decoders import arf, autoreply, dragonfly, exchange2003, exim, gmail, googlegroups, qmail, rfc3464
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Report
 
 # Order matters only where two families could claim the same message: specific before generic.
-DECODERS: tuple[ModuleType, ...] = (exim, qmail, dragonfly)
+DECODERS: tuple[ModuleType, ...] = (googlegroups, gmail, exim, qmail, dragonfly, exchange2003)
 
 
 def dispatch(mail: Mail) -> Report | None:

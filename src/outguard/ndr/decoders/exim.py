@@ -75,8 +75,6 @@ def detect(mail: Mail) -> bool:
         score += 1
     if _SUBJECT.search(mail.subject):
         score += 1
-    if mail.header("X-Failed-Recipients"):
-        score += 1
     if "This message was created automatically by mail delivery software" in mail.text:
         score += 1
     return score >= 2

@@ -10,6 +10,7 @@ import re
 
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Failure, read_dsn
+from outguard.ndr.smtptext import find_command
 
 NAME = "RFC3464"
 
@@ -31,8 +32,14 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
     reporting, found = read_dsn(mail)
     for failure in found:
         failure.reporting_mta = reporting
+        about = text_about(mail.text, failure.recipient)
         if not failure.diagnostic:
-            failure.diagnostic = text_about(mail.text, failure.recipient)
+            failure.diagnostic = about
+        # The SMTP phase is usually only in the human part ("in reply to RCPT TO command",
+        # a Sendmail ">>> RCPT To:" transcript).
+        failure.command = (
+            find_command(failure.diagnostic) or find_command(about) or find_command(mail.text[:20000])
+        )
     return reporting, found
 
 
