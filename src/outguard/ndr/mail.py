@@ -123,7 +123,9 @@ def load(raw: bytes) -> Mail:
     mail.subject = header_text(msg.get("Subject"))
     mail.sender = header_text(msg.get("From"))
     mail.ctype = msg.get_content_type()
-    mail.report_type = (msg.get_param("report-type") or "").lower() if mail.ctype == "multipart/report" else ""
+    mail.report_type = (
+        (msg.get_param("report-type") or "").lower() if mail.ctype == "multipart/report" else ""
+    )
     texts: list[str] = []
     htmls: list[str] = []
     _walk(msg, mail, texts, htmls, 0)

@@ -131,7 +131,11 @@ def parse(raw: bytes) -> Report:
         return Report(kind="not-a-bounce")
     for failure in report.recipients:
         finish(failure, mail)
-    if report.kind == "bounce" and report.recipients and all(f.action == "delayed" for f in report.recipients):
+    if (
+        report.kind == "bounce"
+        and report.recipients
+        and all(f.action == "delayed" for f in report.recipients)
+    ):
         report.kind = "delay"
     if report.reporting_mta is None:
         report.reporting_mta = next((f.reporting_mta for f in report.recipients if f.reporting_mta), None)

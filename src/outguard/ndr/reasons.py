@@ -15,7 +15,16 @@ from dataclasses import dataclass
 
 # Reasons whose verdict is weak: a later rule (remote host, text) may replace them.
 RETRY = frozenset(
-    {"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror", "hostunknown", "userunknown"}
+    {
+        "undefined",
+        "onhold",
+        "systemerror",
+        "securityerror",
+        "expired",
+        "networkerror",
+        "hostunknown",
+        "userunknown",
+    }
 )
 
 # SMTP commands sent before DATA: content filters cannot have run yet.
@@ -836,7 +845,9 @@ MAILERERROR = _rule(
 
 SUPPRESSED = _rule(["address is on the suppression list", "suppressed recipient"])
 
-VACATION = _rule(["i am away on vacation", "i am away until", "i am out of the office", "i will be traveling for work on"])
+VACATION = _rule(
+    ["i am away on vacation", "i am away until", "i am out of the office", "i will be traveling for work on"]
+)
 
 # Reason name → its text rule, for the plain "does the text say so" tests.
 TEXT_RULES: dict[str, re.Pattern[str]] = {
@@ -1027,7 +1038,8 @@ def _probe(reason: str, ev: Evidence, text: str) -> bool:
         if coded == "userunknown":
             # 5.1.1 with wording of another cause (a full mailbox, a relay refusal…) is that cause.
             return not any(
-                says(r, text) for r in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
+                says(r, text)
+                for r in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
             )
         return ev.command == "RCPT" and says("userunknown", text)
     if reason == "filtered":

@@ -55,12 +55,15 @@ def prefer(field: str, in_text: str, reply: str = "") -> str:
             return in_text
     if ".0.0" in field[1:]:
         return field if ".0.0" in in_text[1:] else in_text
-    if field[1:].startswith(".0") or field.endswith(".0"):
-        if ".0" not in in_text:
-            return in_text
+    if ".0" in field and ".0" not in in_text:
+        return in_text
     if ".0.0" in in_text[1:]:
         return field
-    if field in ("4.4.7", "4.7.0") or field.startswith("5.3.") or field[1:4] in (".5.1", ".5.2", ".5.4", ".5.5"):
+    if (
+        field in ("4.4.7", "4.7.0")
+        or field.startswith("5.3.")
+        or field[1:4] in (".5.1", ".5.2", ".5.4", ".5.5")
+    ):
         return in_text
     if field == "5.1.1":
         return field if (".0" in in_text or in_text.startswith("5.5.")) else in_text
@@ -80,7 +83,7 @@ def find_status(text: str, klass: str = "") -> str:
         if klass and m.group(1) != klass:
             continue
         code = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
-        if code.endswith(".0.0") and code[1:] == ".0.0" or code == "4.4.7":
+        if (code.endswith(".0.0") and code[1:] == ".0.0") or code == "4.4.7":
             fallback = fallback or code
             continue
         found.append(code)

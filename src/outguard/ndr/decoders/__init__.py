@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from outguard.ndr.decoders import arf, autoreply, dragonfly, exchange2003, exim, gmail, googlegroups, qmail, rfc3464
+from outguard.ndr.decoders import (
+    arf,
+    autoreply,
+    dragonfly,
+    exchange2003,
+    exim,
+    gmail,
+    googlegroups,
+    qmail,
+    rfc3464,
+)
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Report
 

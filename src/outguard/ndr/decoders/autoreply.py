@@ -14,7 +14,9 @@ _SUBJECT = re.compile(
     r"auto:|autoreply|away from)",
     re.I,
 )
-_BODY = re.compile(r"i am away|i am out of (?:the )?office|i will be (?:out|away|traveling)|out of office", re.I)
+_BODY = re.compile(
+    r"i am away|i am out of (?:the )?office|i will be (?:out|away|traveling)|out of office", re.I
+)
 
 
 _BOUNCER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.I)

@@ -34,7 +34,9 @@ _END = re.compile(
 )
 _RCPT = re.compile(r"^ {1,4}(\S+@\S+?|pipe to \|.+|save to \S+|/\S+|\S+)\s*(?::\s*(.*))?$")
 _INDENTED = re.compile(r"^(?: {4,}|\t)\S")
-_COMMAND = re.compile(r"(?:SMTP|LMTP) error (?:from remote (?:mail server|mailer) )?after (?:end of )?(\w{4})", re.I)
+_COMMAND = re.compile(
+    r"(?:SMTP|LMTP) error (?:from remote (?:mail server|mailer) )?after (?:end of )?(\w{4})", re.I
+)
 
 # Exim's own error texts (exim/src: route.c, transports/*.c, deliver.c) and the reason each means.
 _MESSAGES = (
@@ -48,12 +50,28 @@ _MESSAGES = (
         ),
     ),
     ("mailboxfull", ("mailbox is full", "error: quota exceed")),
-    ("notaccept", ("an mx or srv record indicated no smtp service", "no host found for existing smtp connection")),
+    (
+        "notaccept",
+        ("an mx or srv record indicated no smtp service", "no host found for existing smtp connection"),
+    ),
     (
         "syntaxerror",
-        ("angle-brackets nested too deep", 'expected word or "<"', "domain missing in source-routed address", "malformed address:"),
+        (
+            "angle-brackets nested too deep",
+            'expected word or "<"',
+            "domain missing in source-routed address",
+            "malformed address:",
+        ),
     ),
-    ("systemerror", ("delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed", "lmtp error after ")),
+    (
+        "systemerror",
+        (
+            "delivery to file forbidden",
+            "delivery to pipe forbidden",
+            "local delivery failed",
+            "lmtp error after ",
+        ),
+    ),
     ("contenterror", ('too many "received" headers',)),
 )
 _DELAYED = (
@@ -93,10 +111,9 @@ def decode(mail: Mail) -> list[Failure]:
         if m and not _INDENTED.match(line):
             target = m.group(1)
             addr = clean_address(target)
-            if not addr:
-                # "pipe to |/usr/bin/…" or a file: the address it was generated from is on the next line.
-                if found or "@" not in line:
-                    continue
+            # "pipe to |/usr/bin/…" or a file: the address it was generated from is on the next line.
+            if not addr and (found or "@" not in line):
+                continue
             found.append(Failure(recipient=addr or target, diagnostic=(m.group(2) or "").strip()))
     found = [f for f in found if "@" in f.recipient]
     if mail.dsn:
@@ -138,10 +155,9 @@ def _classify(f: Failure, mail: Mail) -> None:
             return
     whole = mail.text.lower()
     if any(p in low for p in _DELAYED) or (
-        not f.command and mail.subject.lower().startswith("warning: message") and "delayed" in mail.subject.lower()
-    ):
-        f.reason = "expired"
-        f.action = "delayed"
-    elif "no action is required on your part" in whole:
+        not f.command
+        and mail.subject.lower().startswith("warning: message")
+        and "delayed" in mail.subject.lower()
+    ) or "no action is required on your part" in whole:
         f.reason = "expired"
         f.action = "delayed"

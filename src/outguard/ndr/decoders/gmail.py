@@ -16,7 +16,9 @@ from outguard.ndr.smtptext import find_status
 
 NAME = "Gmail"
 
-_START = re.compile(r"^Delivery to the following recipients? (?:failed|has been delayed)|^Delivery incomplete", re.M)
+_START = re.compile(
+    r"^Delivery to the following recipients? (?:failed|has been delayed)|^Delivery incomplete", re.M
+)
 _END = re.compile(r"^\s*----- (?:Original message|Message header follows) -----", re.M)
 _RCPT = re.compile(r"^[ \t]+(\S+@\S+)\s*$")
 _STATE = re.compile(r"\(state (\d+)\)")
@@ -40,13 +42,20 @@ _MESSAGES = (
             "The recipient server did not accept our requests to connect",
         ),
     ),
-    ("hostunknown", ("DNS Error: Domain name not found", "DNS Error: DNS server returned answer with no data")),
+    (
+        "hostunknown",
+        ("DNS Error: Domain name not found", "DNS Error: DNS server returned answer with no data"),
+    ),
 )
 _SPECIFIC = re.compile(r"^[45]\.[1-7]\.[1-9]$")
 
 
 def detect(mail: Mail) -> bool:
-    return "googlemail.com" in mail.sender.lower() or "gmail" in mail.sender.lower() and bool(_START.search(mail.text))
+    return (
+        "googlemail.com" in mail.sender.lower()
+        or ("gmail" in mail.sender.lower()
+        and bool(_START.search(mail.text)))
+    )
 
 
 def decode(mail: Mail) -> list[Failure]:

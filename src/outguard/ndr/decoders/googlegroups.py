@@ -16,7 +16,9 @@ def detect(mail: Mail) -> bool:
     # The text is localised; the help link and the failed group address are not.
     if "googlegroups.com" in mail.header("X-Failed-Recipients").lower():
         return True
-    return "groups.google.com/support" in mail.text or ("Google Groups" in mail.text and bool(_GROUP.search(mail.text)))
+    return "groups.google.com/support" in mail.text or (
+        "Google Groups" in mail.text and bool(_GROUP.search(mail.text))
+    )
 
 
 def decode(mail: Mail) -> list[Failure]:

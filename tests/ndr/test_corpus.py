@@ -1,0 +1,82 @@
+"""The corpus is the test: one case per expected.tsv row, plus the aggregate target (≥ 97 %)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+from outguard.ndr import parse
+from outguard.ndr.mail import normalise
+from outguard.ndr.score import ExpectedRow, Result, read_expected, score, score_file
+
+# Same place conftest.py looks (the corpus lives next to the repo, under shared/).
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "bounces"
+
+TARGET = 0.97
+
+
+def _rows() -> list[ExpectedRow]:
+    path = CORPUS / "expected.tsv"
+    return read_expected(path) if path.is_file() else []
+
+
+ROWS = _rows()
+
+
+@functools.cache
+def results_for(file: str) -> tuple[Result, ...]:
+    report = parse((CORPUS / file).read_bytes())
+    return tuple(Result(f.recipient, f.status, f.reason) for f in report.recipients)
+
+
+def _rows_of(file: str) -> list[ExpectedRow]:
+    return [r for r in ROWS if r.file == file]
+
+
+@pytest.mark.parametrize("row", ROWS or [None], ids=[r.row_id for r in ROWS] or ["no-corpus"])
+def test_corpus_row(row: ExpectedRow | None, corpus: Path) -> None:
+    assert row is not None
+    got = next(s for s in score_file(_rows_of(row.file), list(results_for(row.file))) if s.row == row)
+    if not got.all_ok:
+        pytest.xfail(
+            f"want {row.recipient} {row.status or '-'} {row.reason}; "
+            f"got {got.got.recipient + ' ' + (got.got.status or '-') + ' ' + got.got.reason if got.got else 'nothing'}"
+        )
+
+
+def test_all_three_match_on_at_least_97_percent_of_rows(corpus: Path) -> None:
+    files = {r.file for r in ROWS}
+    total = score(ROWS, {f: list(results_for(f)) for f in files})
+    assert total.all_three >= TARGET, f"all three match on {total.all_three:.1%} of {len(total.rows)} rows"
+
+
+def test_not_bounces_are_not_bounces(corpus: Path) -> None:
+    for path in sorted((corpus / "maildir" / "not").glob("*")):
+        report = parse(path.read_bytes())
+        assert not report.is_bounce, path.name
+
+
+@pytest.mark.parametrize("folder", ["maildir/err", "maildir/dos", "maildir/mac", "to-be-debugged-because"])
+def test_every_file_parses_without_an_exception(folder: str, corpus: Path) -> None:
+    files = [p for p in sorted((corpus / folder).rglob("*")) if p.is_file()]
+    assert files
+    for path in files:
+        report = parse(path.read_bytes())  # must not raise
+        assert report.kind in ("bounce", "delay", "autoreply", "feedback", "not-a-bounce")
+
+
+def test_line_ending_copies_read_like_their_bsd_twin(corpus: Path) -> None:
+    compared = 0
+    for folder in ("dos", "mac"):
+        for path in sorted((corpus / "maildir" / folder).glob("*.eml")):
+            twin = corpus / "maildir" / "bsd" / path.name
+            if not twin.exists() or normalise(path.read_bytes()) != normalise(twin.read_bytes()):
+                continue
+            ours, theirs = parse(path.read_bytes()), parse(twin.read_bytes())
+            assert [(f.recipient, f.status, f.reason, f.diagnostic) for f in ours.recipients] == [
+                (f.recipient, f.status, f.reason, f.diagnostic) for f in theirs.recipients
+            ], path.name
+            compared += 1
+    assert compared >= 90
