@@ -11,12 +11,12 @@ _REPLY = re.compile(r"(?<![\d.\-/:=@])([245][0-5]\d)(?=[\s\-]|$|\))")
 _STATUS_FULL = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
 # Where in the SMTP dialogue the error came, as MTAs phrase it (Postfix, Exim, Sendmail, qmail…).
+_VERBS = r"(rcpt\s+to|mail\s+from|end\s+of\s+data|data|helo|ehlo|starttls|auth)"
 _COMMAND = re.compile(
-    r"in reply to (?:the )?(rcpt to|mail from|end of data|data|helo|ehlo|starttls|auth)\b"
-    r"|after (rcpt to|mail from|end of data|data|initial connection|helo|ehlo|starttls|auth|pipelined)\b"
-    r"|^>>> (rcpt to|mail from|data|helo|ehlo|starttls|\.)"
-    r"|\b(rcpt to|mail from)\s*:?\s*<[^>]*>\s*(?:\.\.\.|:)?\s*(?:\n|\s)*<<<\s*[45]"
-    r"|(?:smtp|esmtp) error .{0,40}?(rcpt to|mail from|data)\b",
+    r"in\s+reply\s+to\s+(?:the\s+)?" + _VERBS + r"\b"
+    r"|after\s+(rcpt\s+to|mail\s+from|end\s+of\s+data|data|initial\s+connection|helo|ehlo|starttls|auth|pipelined)\b"
+    r"|^>>> (rcpt\s+to|mail\s+from|data|helo|ehlo|starttls|\.)"
+    r"|(?:smtp|esmtp) error .{0,40}?(rcpt\s+to|mail\s+from|data)\b",
     re.I | re.M,
 )
 _COMMAND_NAME = {
@@ -114,5 +114,5 @@ def find_command(text: str) -> str:
     m = _COMMAND.search(text)
     if not m:
         return ""
-    word = next(g for g in m.groups() if g)
-    return _COMMAND_NAME.get(word.lower(), "")
+    word = " ".join(next(g for g in m.groups() if g).lower().split())
+    return _COMMAND_NAME.get(word, "")

@@ -18,6 +18,7 @@ from outguard.ndr.decoders import (
     exim,
     gmail,
     googlegroups,
+    plaintext,
     qmail,
     rfc3464,
 )
@@ -43,6 +44,10 @@ def dispatch(mail: Mail) -> Report | None:
         reporting, found = rfc3464.decode_with_mta(mail)
         if found:
             return Report(kind="bounce", reporting_mta=reporting, recipients=found, decoder=rfc3464.NAME)
+    if plaintext.detect(mail) and not autoreply.detect(mail):
+        found = plaintext.decode(mail)
+        if found:
+            return Report(kind="bounce", recipients=found, decoder=plaintext.NAME)
     if autoreply.detect(mail):
         found = autoreply.decode(mail)
         if found:

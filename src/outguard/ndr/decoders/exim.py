@@ -154,10 +154,14 @@ def _classify(f: Failure, mail: Mail) -> None:
             f.reason = reason
             return
     whole = mail.text.lower()
-    if any(p in low for p in _DELAYED) or (
-        not f.command
-        and mail.subject.lower().startswith("warning: message")
-        and "delayed" in mail.subject.lower()
-    ) or "no action is required on your part" in whole:
+    if (
+        any(p in low for p in _DELAYED)
+        or (
+            not f.command
+            and mail.subject.lower().startswith("warning: message")
+            and "delayed" in mail.subject.lower()
+        )
+        or "no action is required on your part" in whole
+    ):
         f.reason = "expired"
         f.action = "delayed"

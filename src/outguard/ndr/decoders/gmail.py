@@ -51,10 +51,8 @@ _SPECIFIC = re.compile(r"^[45]\.[1-7]\.[1-9]$")
 
 
 def detect(mail: Mail) -> bool:
-    return (
-        "googlemail.com" in mail.sender.lower()
-        or ("gmail" in mail.sender.lower()
-        and bool(_START.search(mail.text)))
+    return "googlemail.com" in mail.sender.lower() or (
+        "gmail" in mail.sender.lower() and bool(_START.search(mail.text))
     )
 
 
