@@ -1041,6 +1041,7 @@ def _probe(reason: str, ev: Evidence, text: str) -> bool:
                 says(r, text)
                 for r in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
             )
+        # Only an answer to RCPT is about the address; the same words after DATA come from a filter.
         return ev.command == "RCPT" and says("userunknown", text)
     if reason == "filtered":
         if coded == "filtered":

@@ -68,16 +68,15 @@ def decode(mail: Mail) -> list[Failure]:
                 continue
             if failed and low not in {f.lower() for f in failed}:
                 continue
-            after = line[m.end() :].strip(" >:;,.)\t")
-            block = [after] if after else []
+            # The address's own line (without it) and what follows, to the next blank line.
+            block = [(line[: m.start()] + " " + line[m.end() :]).strip(" <>:;,.()\t")]
             for nxt in lines[i + 1 :]:
                 if not nxt.strip() or ADDRESS.search(nxt):
                     break
                 block.append(nxt.strip())
-            if not block:
-                # The error came before the address ("… could not be delivered to: addr").
-                before = [x.strip() for x in lines[max(0, i - 3) : i] if x.strip()]
-                block = [*before, line[: m.start()].strip()]
+            if len(" ".join(block)) < 40:
+                # The error came before the address ("… could not be delivered to:").
+                block = [x.strip() for x in lines[max(0, i - 3) : i] if x.strip()] + block
             found.append(Failure(recipient=addr, diagnostic=" ".join(b for b in block if b)))
     if not found and failed:
         found = [Failure(recipient=a, diagnostic=" ".join(note.split())[:1000]) for a in failed]
