@@ -782,6 +782,7 @@ NOTACCEPT = _rule(
 NETWORKERROR = _rule(
     [
         "could not connect and send the mail to",
+        "dns type 'mx' lookup of",
         "dns records for the destination computer could not be found",
         "hop count exceeded - possible mail loop",
         "host is unreachable",
@@ -806,6 +807,8 @@ EXPIRED = _rule(
         "could not find a gateway for",
         "delivery attempts will continue to be",
         "delivery expired",
+        "envelope expired",
+        "message expired",
         "delivery time expired",
         "failed to deliver to domain ",
         "giving up on",
