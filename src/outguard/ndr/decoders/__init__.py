@@ -12,21 +12,39 @@ from types import ModuleType
 
 from outguard.ndr.decoders import (
     arf,
+    au,
     autoreply,
     dragonfly,
     exchange2003,
     exim,
     gmail,
     googlegroups,
+    imail,
+    lotus,
+    mfilter,
     plaintext,
     qmail,
     rfc3464,
+    sendmail,
+    trendmicro,
 )
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Report
 
 # Order matters only where two families could claim the same message: specific before generic.
-DECODERS: tuple[ModuleType, ...] = (googlegroups, gmail, exim, qmail, dragonfly, exchange2003)
+DECODERS: tuple[ModuleType, ...] = (
+    googlegroups,
+    gmail,
+    au,
+    lotus,
+    imail,
+    trendmicro,
+    mfilter,
+    exim,
+    qmail,
+    dragonfly,
+    exchange2003,
+)
 
 
 def dispatch(mail: Mail) -> Report | None:
@@ -43,7 +61,15 @@ def dispatch(mail: Mail) -> Report | None:
     if rfc3464.detect(mail):
         reporting, found = rfc3464.decode_with_mta(mail)
         if found:
-            return Report(kind="bounce", reporting_mta=reporting, recipients=found, decoder=rfc3464.NAME)
+            name = rfc3464.NAME
+            if sendmail.detect(mail):
+                sendmail.enrich(mail, found)
+                name = sendmail.NAME
+            return Report(kind="bounce", reporting_mta=reporting, recipients=found, decoder=name)
+    if sendmail.detect(mail):
+        found = sendmail.decode(mail)
+        if found:
+            return Report(kind="bounce", recipients=found, decoder=sendmail.NAME)
     if plaintext.detect(mail) and not autoreply.detect(mail):
         found = plaintext.decode(mail)
         if found:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from outguard.ndr.parse import Failure, clean_address
+from outguard.ndr.mail import Mail
+from outguard.ndr.parse import Failure, clean_address, read_dsn
 
 
 def section(text: str, start: re.Pattern[str] | None, end: re.Pattern[str] | None) -> str:
@@ -54,3 +55,28 @@ def dedupe(failures: list[Failure]) -> list[Failure]:
             continue
         seen[key] = f
     return list(seen.values())
+
+
+def merge_dsn(mail: Mail, found: list[Failure], diagnostic: bool = False) -> None:
+    """Fill in what a text decoder could not read from the message's delivery-status part, if any.
+
+    Status codes and the remote MTA come from the DSN; with `diagnostic`, an empty error text too.
+    """
+    if not mail.dsn or not found:
+        return
+    reporting, in_dsn = read_dsn(mail)
+    by_rcpt = {f.recipient.lower(): f for f in in_dsn}
+    for f in found:
+        other = by_rcpt.get(f.recipient.lower())
+        if other is None and len(found) == 1 and len(in_dsn) == 1:
+            other = in_dsn[0]
+        if other is None:
+            continue
+        f.status = f.status or other.status
+        f.remote_mta = f.remote_mta or other.remote_mta
+        f.reporting_mta = f.reporting_mta or reporting
+        if other.action and f.action == "failed":
+            f.action = other.action
+        if diagnostic and not f.diagnostic:
+            f.diagnostic = other.diagnostic
+            f.diagnostic_type = other.diagnostic_type
