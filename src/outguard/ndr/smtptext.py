@@ -109,10 +109,20 @@ def find_reply(text: str, klass: str = "") -> str:
     return "" if klass else first
 
 
+# A command named on its own, in capitals, not inside a word, address or host name ("[RCPT_TO]",
+# "MAIL FROM:<…> … rejected", "DATA: 550 …"); the last one named is the one that failed.
+_BARE_COMMAND = re.compile(
+    r"(?<![0-9A-Za-z@.])(HELO|EHLO|STARTTLS|AUTH (?:PLAIN|LOGIN|CRAM-|DIGEST-)|MAIL F|RCPT|DATA|QUIT)(?![0-9A-Za-z@])"
+)
+
+
 def find_command(text: str) -> str:
     """The SMTP command an error answered (RCPT, MAIL, DATA, HELO, …) as the MTA reported it."""
     m = _COMMAND.search(text)
-    if not m:
-        return ""
-    word = " ".join(next(g for g in m.groups() if g).lower().split())
-    return _COMMAND_NAME.get(word, "")
+    if m:
+        word = " ".join(next(g for g in m.groups() if g).lower().split())
+        return _COMMAND_NAME.get(word, "")
+    last = ""
+    for b in _BARE_COMMAND.finditer(text):
+        last = b.group(1)[:4]
+    return {"STAR": "STARTTLS", "MAIL": "MAIL"}.get(last, last)
