@@ -98,6 +98,20 @@ def read_dsn(mail: Mail) -> tuple[str | None, list[Failure]]:
     return reporting, out
 
 
+# PowerMTA adds its own classification of the failure to each recipient block of its DSNs.
+_POWERMTA_CATEGORY = {
+    "bad-domain": "hostunknown",
+    "bad-mailbox": "userunknown",
+    "inactive-mailbox": "suspend",
+    "message-expired": "expired",
+    "no-answer-from-host": "networkerror",
+    "policy-related": "policyviolation",
+    "quota-issues": "mailboxfull",
+    "routing-errors": "systemerror",
+    "spam-related": "spamdetected",
+}
+
+
 def _merge(failure: Failure, fields: dict[str, str]) -> None:
     action = fields.get("action", "").lower().split()
     if action and not failure.action:
@@ -116,6 +130,9 @@ def _merge(failure: Failure, fields: dict[str, str]) -> None:
             failure.diagnostic = diag.strip()
     if fields.get("remote-mta") and not failure.remote_mta:
         failure.remote_mta = mta_name(fields["remote-mta"])
+    category = fields.get("x-powermta-bouncecategory", "").strip().lower()
+    if category in _POWERMTA_CATEGORY and not failure.reason:
+        failure.reason = _POWERMTA_CATEGORY[category]
 
 
 def parse(raw: bytes) -> Report:
