@@ -81,7 +81,7 @@ def test_every_file_parses_without_an_exception(folder: str, corpus: Path) -> No
     assert files
     for path in files:
         report = parse(path.read_bytes())  # must not raise
-        assert report.kind in ("bounce", "delay", "autoreply", "feedback", "not-a-bounce")
+        assert report.kind in ("bounce", "delay", "delivered", "autoreply", "feedback", "not-a-bounce")
 
 
 def test_line_ending_copies_read_like_their_bsd_twin(corpus: Path) -> None:

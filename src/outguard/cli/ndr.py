@@ -34,6 +34,7 @@ def explain_cmd(
     kinds = {
         "bounce": "a bounce (delivery failed)",
         "delay": "a delay notice (delivery is still being retried)",
+        "delivered": "a delivery report (the message was delivered), not a bounce",
         "autoreply": "an automatic reply, not a bounce",
         "feedback": "a feedback-loop (complaint) report, not a bounce",
         "not-a-bounce": "not a bounce",

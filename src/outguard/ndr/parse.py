@@ -39,7 +39,7 @@ class Failure:
 class Report:
     """What a message is, and what it says about each recipient."""
 
-    kind: str  # "bounce", "delay", "autoreply", "feedback" or "not-a-bounce"
+    kind: str  # "bounce", "delay", "delivered", "autoreply", "feedback" or "not-a-bounce"
     reporting_mta: str | None = None
     recipients: list[Failure] = field(default_factory=list)
     decoder: str = ""  # which reader understood it
@@ -154,6 +154,12 @@ def parse(raw: bytes) -> Report:
         and all(f.action == "delayed" for f in report.recipients)
     ):
         report.kind = "delay"
+    if (
+        report.kind == "bounce"
+        and report.recipients
+        and all(f.reason == "delivered" for f in report.recipients)
+    ):
+        report.kind = "delivered"  # a success notice (DSN with 2.x.x for every recipient)
     if report.reporting_mta is None:
         report.reporting_mta = next((f.reporting_mta for f in report.recipients if f.reporting_mta), None)
     return report

@@ -881,6 +881,11 @@ def provider(failure: Failure, mail: Mail | None = None) -> Provider | None:
             if host and any(host.endswith(h) for h in p.hosts):
                 return p
     if mail is not None:
+        # The reporting side: the domain the bounce comes from, then the hosts that relayed it.
+        sender = mail.sender.rpartition("@")[2].strip(" >").lower()
+        for p in PROVIDERS:
+            if sender and any(h.lstrip(".") == sender for h in p.hosts):
+                return p
         for value in mail.msg.get_all("Received") or []:
             m = _RECEIVED_FROM.search(str(value))
             host = m.group(1).lower() if m else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from outguard.ndr.decoders import (
+    amazonses,
     arf,
     au,
     autoreply,
@@ -53,6 +54,12 @@ def dispatch(mail: Mail) -> Report | None:
         found = arf.decode(mail)
         if found:
             return Report(kind="feedback", recipients=found, decoder=arf.NAME)
+    if amazonses.detect(mail):
+        found = amazonses.decode(mail)
+        if found:
+            kinds = {"feedback": "feedback", "delivered": "delivered"}
+            kind = kinds.get(found[0].reason, "bounce")
+            return Report(kind=kind, recipients=found, decoder=amazonses.NAME)
     for decoder in DECODERS:
         if decoder.detect(mail):
             found = decoder.decode(mail)

@@ -13,9 +13,8 @@ _GROUP = re.compile(r"the group you tried to contact \(([^)]+)\)", re.I)
 
 
 def detect(mail: Mail) -> bool:
-    # The text is localised; the help link and the failed group address are not.
-    if "googlegroups.com" in mail.header("X-Failed-Recipients").lower():
-        return True
+    # The text is localised; the help link is not. A failed @googlegroups.com address alone does not
+    # make a Google Groups notice: Gmail reports a group that does not exist like any other address.
     return "groups.google.com/support" in mail.text or (
         "Google Groups" in mail.text and bool(_GROUP.search(mail.text))
     )
