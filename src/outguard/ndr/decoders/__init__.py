@@ -18,6 +18,7 @@ from outguard.ndr.decoders import (
     dragonfly,
     exchange2003,
     exim,
+    fml,
     gmail,
     googlegroups,
     imail,
@@ -28,6 +29,9 @@ from outguard.ndr.decoders import (
     rfc3464,
     sendmail,
     trendmicro,
+    unitedinternet,
+    verizon,
+    x3,
 )
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Report
@@ -41,6 +45,10 @@ DECODERS: tuple[ModuleType, ...] = (
     imail,
     trendmicro,
     mfilter,
+    fml,
+    verizon,
+    x3,
+    unitedinternet,
     exim,
     qmail,
     dragonfly,
