@@ -166,6 +166,22 @@ def parse(raw: bytes) -> Report:
 
 
 _SPACES = re.compile(r"\s+")
+_CONTINUATION = re.compile(r"\b([245]\d\d)-(?:([245]\.\d{1,3}\.\d{1,3}) )?")
+
+
+def _join_continuations(diag: str) -> str:
+    """One sentence from a multi-line reply: "550-5.7.1 abc 550-5.7.1 def 550 5.7.1 ghi" → "550 5.7.1 abc def ghi"."""
+    m = _CONTINUATION.search(diag)
+    if not m:
+        return diag
+    reply, status = m.group(1), m.group(2)
+    prefix = f"{reply} {status} " if status else f"{reply} "
+    marks = [f"{reply}-{status} ", f"{reply} {status} "] if status else []
+    marks += [f"{reply}-", f"{reply} "]
+    body = diag
+    for mark in marks:
+        body = body.replace(mark, "")
+    return prefix + " ".join(body.split())
 
 
 def finish(failure: Failure, mail: Mail) -> None:
@@ -175,6 +191,7 @@ def finish(failure: Failure, mail: Mail) -> None:
         failure.reply_code = None
         return
     diag = _SPACES.sub(" ", failure.diagnostic or "").strip()
+    diag = _join_continuations(diag)
     failure.diagnostic = diag
     field_status = failure.status if is_status(failure.status) else ""
     in_text = find_status(diag)
@@ -190,10 +207,13 @@ def finish(failure: Failure, mail: Mail) -> None:
         failure.command = find_command(diag)
     if not failure.action:
         failure.action = "delayed" if status.startswith("4") else "failed"
+    dtype = failure.diagnostic_type or "SMTP"
+    if dtype == "X-POSTFIX":
+        dtype = "SMTP"  # Postfix's own wording for an SMTP delivery it attempted
     ev = Evidence(
         status=status,
         diagnostic=diag,
-        diagnostic_type=failure.diagnostic_type or "SMTP",
+        diagnostic_type=dtype,
         command=failure.command,
         reply_code=reply,
         action=failure.action,

@@ -116,12 +116,18 @@ _BARE_COMMAND = re.compile(
 )
 
 
-def find_command(text: str) -> str:
-    """The SMTP command an error answered (RCPT, MAIL, DATA, HELO, …) as the MTA reported it."""
+def find_command(text: str, bare: bool = True) -> str:
+    """The SMTP command an error answered (RCPT, MAIL, DATA, HELO, …) as the MTA reported it.
+
+    With `bare`, a command named on its own in capitals counts too (for an error text, not for a
+    whole message).
+    """
     m = _COMMAND.search(text)
     if m:
         word = " ".join(next(g for g in m.groups() if g).lower().split())
         return _COMMAND_NAME.get(word, "")
+    if not bare:
+        return ""
     last = ""
     for b in _BARE_COMMAND.finditer(text):
         last = b.group(1)[:4]

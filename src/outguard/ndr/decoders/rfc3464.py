@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from outguard.ndr.mail import Mail
-from outguard.ndr.parse import Failure, read_dsn
-from outguard.ndr.smtptext import find_command
+from outguard.ndr.parse import Failure, clean_address, read_dsn
+from outguard.ndr.smtptext import find_command, find_reply, find_status
 
 NAME = "RFC3464"
 
@@ -30,17 +30,47 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
         head = mail.text.rfind("\n\n", 0, start.start() if start else 0)
         mail.dsn = _parse_fields(mail.text[max(head, 0) :])
     reporting, found = read_dsn(mail)
+    if not found and _UNAVAILABLE in mail.text:
+        # Postfix lost its log of the failure: the recipient is the returned message's To:.
+        to = clean_address(mail.original_header("To"))
+        found = [Failure(recipient=to)] if to else []
     for failure in found:
         failure.reporting_mta = reporting
         about = text_about(mail.text, failure.recipient)
         if not failure.diagnostic:
             failure.diagnostic = about
+        elif _fuller(about, failure.diagnostic) and _colon_form(mail.text, failure.recipient):
+            # The human part often has the whole reply (and the SMTP step) where the
+            # Diagnostic-Code field kept only its first line.
+            failure.diagnostic = about
         # The SMTP phase is usually only in the human part ("in reply to RCPT TO command",
         # a Sendmail ">>> RCPT To:" transcript).
         failure.command = (
-            find_command(failure.diagnostic) or find_command(about) or find_command(mail.text[:20000])
+            find_command(failure.diagnostic)
+            or find_command(about)
+            or find_command(mail.text[:20000], bare=False)
         )
+        if not failure.command and "refused to talk to me" in failure.diagnostic:
+            failure.command = "HELO"  # Postfix: the server refused the connection or the greeting
     return reporting, found
+
+
+_UNAVAILABLE = "--- Delivery report unavailable ---"
+_SPACES = re.compile(r"\s+")
+
+
+def _colon_form(text: str, recipient: str) -> bool:
+    """Does the human part say "<rcpt>: error" (Postfix and most MTAs), not a list of addresses?"""
+    return bool(re.search(re.escape(recipient) + r">?:\s", text, re.I))
+
+
+def _fuller(about: str, diagnostic: str) -> bool:
+    """Is the human part's text about a recipient a longer version of its Diagnostic-Code?"""
+    if not about or len(about) <= len(diagnostic):
+        return False
+    a = _SPACES.sub(" ", about).lower()
+    d = _SPACES.sub(" ", diagnostic).strip().lower()
+    return bool(d) and d in a and bool(find_reply(a) or find_status(a))
 
 
 def decode(mail: Mail) -> list[Failure]:
