@@ -116,9 +116,46 @@ def _parse_fields(text: str) -> list[list[tuple[str, str]]]:
     return blocks
 
 
+_DELIMITER = re.compile(rb"^--([^\s]{1,200}?)(--)?[ \t]*$", re.M)
+
+
+def _repair_boundary(data: bytes, msg: Message) -> Message:
+    """A multipart message whose declared boundary never occurs: parse it with the one the body uses.
+
+    (Relays and anonymising tools sometimes rewrite one but not the other.)
+    """
+    untyped = msg.get("Content-Type") is None  # MIME parts with the Content-Type header lost
+    if msg.is_multipart() or not (msg.get_content_maintype() == "multipart" or untyped):
+        return msg
+    body = data.split(b"\n\n", 1)[1] if b"\n\n" in data else b""
+    seen: dict[bytes, int] = {}
+    closed: set[bytes] = set()
+    for m in _DELIMITER.finditer(body):
+        seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+        if m.group(2):
+            closed.add(m.group(1))
+    used = next((b for b, n in seen.items() if n >= 2 and (not untyped or b in closed)), None)
+    if used is None:
+        return msg
+    if untyped:
+        # Only a body that starts as MIME does (a short preamble, then the first delimiter); a
+        # returned message quoted further down has its own boundaries.
+        lead = [line for line in body[: body.find(b"--" + used)].split(b"\n") if line.strip()]
+        if len(lead) > 3:
+            return msg
+    try:
+        if untyped:
+            msg["Content-Type"] = "multipart/mixed"
+        msg.set_param("boundary", used.decode("ascii"))
+        return email.message_from_bytes(msg.as_bytes(), policy=compat32)
+    except Exception:  # a boundary that cannot be re-serialised: keep the message as it was
+        return msg
+
+
 def load(raw: bytes) -> Mail:
     """Parse raw bytes into a Mail; tolerant of any line ending and of broken MIME."""
-    msg = email.message_from_bytes(normalise(raw), policy=compat32)
+    data = normalise(raw)
+    msg = _repair_boundary(data, email.message_from_bytes(data, policy=compat32))
     mail = Mail(msg=msg)
     mail.subject = header_text(msg.get("Subject"))
     mail.sender = header_text(msg.get("From"))
@@ -180,7 +217,7 @@ def _walk(part: Message, mail: Mail, texts: list[str], htmls: list[str], depth: 
                     _walk(sub, mail, texts, htmls, depth + 1)
         return
     maintype = part.get_content_maintype()
-    if maintype == "text" or (depth == 0 and maintype != "multipart"):
+    if maintype == "text" or depth == 0:  # a top-level body we could not split is read as text
         text = part_text(part)
         if part.get_content_subtype() == "html":
             htmls.append(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from outguard.ndr import remote
+from outguard.ndr import lda, remote
 from outguard.ndr.mail import Mail, load
 from outguard.ndr.reasons import Evidence, decide
 from outguard.ndr.smtptext import find_command, find_reply, find_status, is_status, prefer
@@ -79,7 +79,7 @@ def read_dsn(mail: Mail) -> tuple[str | None, list[Failure]]:
     """RFC 3464 §2: per-message fields, then one block of per-recipient fields each."""
     reporting: str | None = None
     out: list[Failure] = []
-    for block in mail.dsn:
+    for block in _split_blocks(mail.dsn):
         fields = dict(reversed(block))  # the first occurrence of a field wins
         if "reporting-mta" in fields and reporting is None:
             reporting = mta_name(fields["reporting-mta"])
@@ -112,6 +112,20 @@ _POWERMTA_CATEGORY = {
 }
 
 
+def _split_blocks(blocks: list[list[tuple[str, str]]]) -> list[list[tuple[str, str]]]:
+    """Per-recipient blocks, also when an MTA left out the blank line between two recipients."""
+    out: list[list[tuple[str, str]]] = []
+    for block in blocks:
+        current: list[tuple[str, str]] = []
+        for name, value in block:
+            if name == "final-recipient" and any(n == "final-recipient" for n, _ in current):
+                out.append(current)
+                current = []
+            current.append((name, value))
+        out.append(current)
+    return out
+
+
 def _merge(failure: Failure, fields: dict[str, str]) -> None:
     action = fields.get("action", "").lower().split()
     if action and not failure.action:
@@ -135,8 +149,32 @@ def _merge(failure: Failure, fields: dict[str, str]) -> None:
         failure.reason = _POWERMTA_CATEGORY[category]
 
 
+# An mbox "From " separator line: "From sender  Thu Apr 29 23:34:45 2015".
+_MBOX_FROM = re.compile(rb"^From \S*\s+\w{3} \w{3} [ \d]?\d \d\d:\d\d", re.M)
+
+
 def parse(raw: bytes) -> Report:
-    """Read a raw message and report on every recipient it bounces (or answers for)."""
+    """Read a raw message and report on every recipient it bounces (or answers for).
+
+    An mbox holding several messages is read message by message; the report is the first bounce's,
+    with the recipients of the others added.
+    """
+    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").lstrip(b"\n")
+    starts = [m.start() for m in _MBOX_FROM.finditer(data)] if data.startswith(b"From ") else []
+    if len(starts) < 2:
+        return _parse_one(raw)
+    reports = [_parse_one(data[a:b]) for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+    found = [r for r in reports if r.recipients]
+    if not found:
+        return reports[0]
+    first = found[0]
+    for other in found[1:]:
+        if other.kind == first.kind:
+            first.recipients.extend(other.recipients)
+    return first
+
+
+def _parse_one(raw: bytes) -> Report:
     from outguard.ndr import decoders
 
     try:
@@ -221,7 +259,7 @@ def finish(failure: Failure, mail: Mail) -> None:
     )
     reason = failure.reason
     if not reason or reason in ("undefined", "onhold") or reason in remote.RETRY:
-        found = remote.find(failure, mail, ev)
+        found = lda.find(diag, failure.command) or remote.find(failure, mail, ev)
         if found:
             ev.reason = found
     failure.reason = decide(ev)

@@ -22,6 +22,7 @@ def detect(mail: Mail) -> bool:
 
 
 def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
+    human = mail.text  # the human-readable part of the report
     if not mail.dsn and _FIELD_LINE.search(mail.text):
         # Some MTAs put the delivery-status fields in a text/plain part.
         from outguard.ndr.mail import _parse_fields
@@ -29,16 +30,19 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
         start = _FIELD_LINE.search(mail.text)
         head = mail.text.rfind("\n\n", 0, start.start() if start else 0)
         mail.dsn = _parse_fields(mail.text[max(head, 0) :])
+        human = mail.text[: max(head, 0)]
     reporting, found = read_dsn(mail)
+    # Without a delivery-status part, the note itself is the only error text there is.
+    lead = _lead(human) if human is not mail.text and len(found) == 1 else ""
     if not found and _UNAVAILABLE in mail.text:
         # Postfix lost its log of the failure: the recipient is the returned message's To:.
         to = clean_address(mail.original_header("To"))
         found = [Failure(recipient=to)] if to else []
     for failure in found:
         failure.reporting_mta = reporting
-        about = text_about(mail.text, failure.recipient)
+        about = text_about(human, failure.recipient)
         if not failure.diagnostic:
-            failure.diagnostic = about
+            failure.diagnostic = about or lead
         elif _fuller(about, failure.diagnostic) and _colon_form(mail.text, failure.recipient):
             # The human part often has the whole reply (and the SMTP step) where the
             # Diagnostic-Code field kept only its first line.
@@ -56,6 +60,32 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
 
 
 _UNAVAILABLE = "--- Delivery report unavailable ---"
+# Lines of a report's human part that are MIME or banner boilerplate, not error text.
+_BOILERPLATE = (
+    "content-",
+    "this is a mime",
+    "this is a multi",
+    "this is an auto",
+    "this multi-part",
+    "###",
+    "***",
+    "--",
+)
+
+
+def _lead(human: str) -> str:
+    """The human part's text (without MIME boilerplate) for a report about a single recipient."""
+    keep = [
+        line.strip()
+        for line in human.split("\n")
+        if line.strip()
+        and not line.strip().lower().startswith(_BOILERPLATE)
+        and "--- The follow" not in line
+        and "--- Transcript" not in line
+    ]
+    return " ".join(keep)[:2000]
+
+
 _SPACES = re.compile(r"\s+")
 
 
