@@ -17,6 +17,7 @@ from outguard.ndr.decoders import (
     autoreply,
     dragonfly,
     exchange2003,
+    exchange2007,
     exim,
     fml,
     gmail,
@@ -53,6 +54,7 @@ DECODERS: tuple[ModuleType, ...] = (
     qmail,
     dragonfly,
     exchange2003,
+    exchange2007,
 )
 
 
