@@ -15,6 +15,7 @@ from outguard.ndr.decoders import (
     arf,
     au,
     autoreply,
+    courier,
     dragonfly,
     exchange2003,
     exchange2007,
@@ -26,6 +27,7 @@ from outguard.ndr.decoders import (
     lotus,
     mfilter,
     plaintext,
+    postfix,
     qmail,
     rfc3464,
     sendmail,
@@ -33,6 +35,7 @@ from outguard.ndr.decoders import (
     unitedinternet,
     verizon,
     x3,
+    zoho,
 )
 from outguard.ndr.mail import Mail
 from outguard.ndr.parse import Report
@@ -49,6 +52,8 @@ DECODERS: tuple[ModuleType, ...] = (
     fml,
     verizon,
     x3,
+    zoho,
+    postfix,
     unitedinternet,
     exim,
     qmail,
@@ -82,6 +87,9 @@ def dispatch(mail: Mail) -> Report | None:
             if sendmail.detect(mail):
                 sendmail.enrich(mail, found)
                 name = sendmail.NAME
+            elif courier.detect(mail):
+                courier.enrich(mail, found)
+                name = courier.NAME
             return Report(kind="bounce", reporting_mta=reporting, recipients=found, decoder=name)
     if sendmail.detect(mail):
         found = sendmail.decode(mail)

@@ -13,6 +13,11 @@ NAME = "DragonFly"
 _START = re.compile(r"^This is the DragonFly Mail Agent", re.M)
 _END = re.compile(r"^Message headers follow\.", re.M)
 _RCPT = re.compile(r"There was an error delivering your mail to <([^>]+)>")
+# dma's own texts (dma.c, net.c) and what they mean.
+_MESSAGES = (
+    ("expired", "Could not deliver for the last "),
+    ("hostunknown", "DNS lookup failure: host "),
+)
 _COMMAND = re.compile(r"did not like our (final DATA|DATA|RCPT TO|MAIL FROM|EHLO|HELO)", re.I)
 
 
@@ -32,6 +37,10 @@ def decode(mail: Mail) -> list[Failure]:
         if c:
             word = c.group(1).upper()
             f.command = "DATA" if "DATA" in word else word.split()[0].replace("RCPT", "RCPT")
+        for reason, phrase in _MESSAGES:
+            if phrase in f.diagnostic:
+                f.reason = reason
+                break
         if f.recipient:
             out.append(f)
     return out
