@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 
 from outguard.ndr import lda, remote
 from outguard.ndr.mail import Mail, load
@@ -174,14 +175,54 @@ def parse(raw: bytes) -> Report:
     return first
 
 
-def _parse_one(raw: bytes) -> Report:
+_FORWARD_SUBJECT = re.compile(r"^(?:fwd?|fw)\s*:", re.I)
+_FORWARD_MARK = re.compile(
+    r"^(?:Begin forwarded message:|-{5,} ?Forwarded message ?-{5,}|-{5,} ?Original Message ?-{5,})[ \t]*$",
+    re.M | re.I,
+)
+
+
+def _forwarded(mail: Mail) -> bytes | None:
+    """The message a user forwarded inline ("Fwd: …", "Begin forwarded message:"), quoting undone."""
+    if not _FORWARD_SUBJECT.match(mail.subject):
+        return None
+    m = _FORWARD_MARK.search(mail.text)
+    if not m:
+        return None
+    lines = mail.text[m.end() :].lstrip("\n").split("\n")
+    quoted = [line for line in lines if line.strip()]
+    if quoted and sum(line.startswith(">") for line in quoted) > len(quoted) / 2:
+        lines = [
+            line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
+            for line in lines
+        ]
+    return "\n".join(lines).encode("utf-8", errors="replace")
+
+
+def _parse_one(raw: bytes, depth: int = 0) -> Report:
     from outguard.ndr import decoders
 
     try:
         mail = load(raw)
     except Exception:  # the email package raising at all means there is nothing to read
         return Report(kind="not-a-bounce")
+    if depth < 2:
+        inner = _forwarded(mail)
+        if inner is not None:
+            # A bounce someone forwarded: the forwarded message is the bounce to read.
+            report = _parse_one(inner, depth + 1)
+            if report.recipients:
+                return report
     report = decoders.dispatch(mail)
+    if report is None and depth < 2 and isinstance(mail.original, Message):
+        original = mail.original
+        if (
+            original.get_content_type() == "multipart/report"
+            or "mailer-daemon" in str(original.get("From", "")).lower()
+        ):
+            # A gateway that wrapped the bounce it received in a notice of its own.
+            report = _parse_one(original.as_bytes(), depth + 1)
+            return report if report.recipients else Report(kind="not-a-bounce")
     if report is None:
         return Report(kind="not-a-bounce")
     for failure in report.recipients:
@@ -233,7 +274,10 @@ def finish(failure: Failure, mail: Mail) -> None:
     failure.diagnostic = diag
     field_status = failure.status if is_status(failure.status) else ""
     in_text = find_status(diag)
-    reply = failure.reply_code or find_reply(diag, (field_status or in_text)[:1])
+    # The reply code that goes with the code in the text (a relaying MTA's Status: field may be of
+    # another class than the remote server's own reply, e.g. 4.5.0 for a "550 5.5.0").
+    reply = failure.reply_code or find_reply(diag, (in_text or field_status)[:1])
+    reply = reply or find_reply(diag, field_status[:1])
     status = prefer(field_status or "", in_text, reply)
     failure.status = status or None
     if not reply and status:
@@ -261,5 +305,7 @@ def finish(failure: Failure, mail: Mail) -> None:
     if not reason or reason in ("undefined", "onhold") or reason in remote.RETRY:
         found = lda.find(diag, failure.command) or remote.find(failure, mail, ev)
         if found:
-            ev.reason = found
+            # The delivery agent's or the provider's own wording is the verdict.
+            failure.reason = found
+            return
     failure.reason = decide(ev)

@@ -43,6 +43,10 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
         about = text_about(human, failure.recipient)
         if not failure.diagnostic:
             failure.diagnostic = about or lead
+        elif len(found) == 1 and not about:
+            whole = _lead(human)
+            if whole and " ".join(failure.diagnostic.split()).lower() not in whole.lower():
+                failure.diagnostic = f"{whole} {failure.diagnostic}"
         elif _fuller(about, failure.diagnostic) and _colon_form(mail.text, failure.recipient):
             # The human part often has the whole reply (and the SMTP step) where the
             # Diagnostic-Code field kept only its first line.
@@ -54,7 +58,7 @@ def decode_with_mta(mail: Mail) -> tuple[str | None, list[Failure]]:
             or find_command(about)
             or find_command(mail.text[:20000], bare=False)
         )
-        if not failure.command and "refused to talk to me" in failure.diagnostic:
+        if not failure.command and "refused to talk to me" in " ".join(failure.diagnostic.split()):
             failure.command = "HELO"  # Postfix: the server refused the connection or the greeting
     return reporting, found
 
