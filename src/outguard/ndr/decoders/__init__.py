@@ -1,9 +1,11 @@
 """MTA decoders: one module per family of MTAs that writes bounces its own way, one interface.
 
 Each module defines `NAME`, `detect(mail) -> bool` (cheap: headers and a marker or two) and
-`decode(mail) -> list[Failure]`. `dispatch` reads feedback reports and auto-replies first, then asks
-the decoders, and falls back to the plain RFC 3464 reader, which covers every MTA that writes a
-standard `message/delivery-status` part.
+`decode(mail) -> list[Failure]`. `dispatch` reads feedback reports and Amazon SES notifications
+first, then asks the MTA decoders, then the plain RFC 3464 reader (which covers every MTA that writes
+a standard `message/delivery-status` part, with Sendmail's transcript and Courier's own texts added
+when they wrote it), then Sendmail-style notices without such a part, the generic reader for notes
+written in words, and RFC 3834 auto-replies last.
 """
 
 from __future__ import annotations

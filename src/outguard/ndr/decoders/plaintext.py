@@ -1,7 +1,6 @@
 """Any other bounce written in words: a mailer-daemon message naming the failed addresses in its text.
 
-Many MTAs and filters (Lotus Notes, IMail, Trend Micro, OpenSMTPD, carriers' gateways, …) write a
-short note: a line about the failure, the address, the remote server's reply, then the original
+Many MTAs, filters and gateways that have no decoder of their own write a short note: a line about the failure, the address, the remote server's reply, then the original
 message. This decoder cuts the note off before the original and takes the addresses it names, with the
 lines around each as its error text. It runs after the specific decoders.
 """
