@@ -95,7 +95,14 @@ _SPACES = re.compile(r"\s+")
 
 def _colon_form(text: str, recipient: str) -> bool:
     """Does the human part say "<rcpt>: error" (Postfix and most MTAs), not a list of addresses?"""
-    return bool(re.search(re.escape(recipient) + r">?:\s", text, re.I))
+    low, rcpt = text.lower(), recipient.lower()
+    at = low.find(rcpt)
+    while at >= 0:
+        after = low[at + len(rcpt) : at + len(rcpt) + 3].lstrip(">")
+        if after[:1] == ":" and after[1:2].isspace():
+            return True
+        at = low.find(rcpt, at + 1)
+    return False
 
 
 def _fuller(about: str, diagnostic: str) -> bool:
