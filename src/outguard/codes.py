@@ -467,9 +467,82 @@ _EXTERNAL: tuple[StatusCode, ...] = (
     ),
 )
 
+_EXTERNAL += (
+    _code(
+        "5.7.508",
+        550,
+        "Access denied, sending IPv6 range has exceeded permitted limits",
+        "IPv6 range over limit",
+        cause="The sending server's IPv6 range sent more than the recipient's provider permits.",
+        sender_fix="Tell your email admin; try again later.",
+        admin_fix="Send over IPv4, or reduce the volume from this IPv6 range.",
+        reason="blocked",
+    ),
+    _code(
+        "5.7.510",
+        550,
+        "Access denied, the recipient domain does not accept email over IPv6",
+        "No IPv6 delivery",
+        cause="The recipient's organization does not accept mail sent over IPv6.",
+        sender_fix="Tell your email admin.",
+        admin_fix="Deliver to this domain over IPv4.",
+        reason="notaccept",
+    ),
+    _code(
+        "5.7.515",
+        550,
+        "Access denied, sending domain doesn't meet the required authentication level",
+        "Authentication level not met",
+        cause="The sender's domain does not meet the authentication (SPF, DKIM, DMARC) the recipient's "
+        "provider requires of high-volume senders.",
+        sender_fix="Tell your email admin.",
+        admin_fix="Publish SPF and DKIM for the sending domain and a DMARC record that aligns with them.",
+        reason="authfailure",
+    ),
+    _code(
+        "4.7.650",
+        451,
+        "The mail server has been temporarily rate limited due to IP reputation",
+        "Rate limited (IP reputation)",
+        cause="The recipient's provider slows down mail from the sending IP because of its reputation.",
+        sender_fix="Nothing: the sending server retries. If it keeps failing, tell your email admin.",
+        admin_fix="Check the IP's reputation (Microsoft SNDS), look for compromised accounts or bulk mail, "
+        "and lower the sending rate.",
+        reason="badreputation",
+    ),
+)
+
+BANNED_IP = _code(
+    "5.7.606",
+    550,
+    "Access denied, banned sending IP",
+    "Banned sending IP",
+    cause="The recipient's provider banned the sending server's IP address.",
+    sender_fix="Tell your email admin; the message itself is fine.",
+    admin_fix="Request delisting on the provider's delist portal (sender.office.com for Microsoft) and fix "
+    "what made the IP send spam.",
+    reason="blocked",
+)
+IP_THROTTLED = _code(
+    "4.7.500",
+    451,
+    "Access denied, please try again later",
+    "Temporarily throttled",
+    cause="The recipient's provider temporarily refuses mail from the sending IP (its volume departs "
+    "from its history, or it looks suspicious).",
+    sender_fix="Nothing: the sending server retries.",
+    admin_fix="Keep the volume steady; if you send through Microsoft 365, set up a connector for the "
+    "on-premises server so its mail is attributed to your organization.",
+    reason="blocked",
+)
+
 _RANGES: tuple[tuple[str, int, int, StatusCode], ...] = (
     # Microsoft sends the whole 5.7.700-749 range with the 5.7.705 text (ref. §1.1).
     ("5.7.", 700, 749, TENANT_THRESHOLD),
+    # Exchange Online documents these as ranges (reference §1.2).
+    ("5.7.", 606, 649, BANNED_IP),
+    ("4.7.", 500, 699, IP_THROTTLED),
+    ("4.7.", 850, 899, IP_THROTTLED),
 )
 
 _OUTGUARD: tuple[StatusCode, ...] = (

@@ -10,6 +10,7 @@ from outguard.cli import (
     connector,
     domain,
     mailbox,
+    ndr,
     reputation,
     send,
     serve,
@@ -49,6 +50,7 @@ app.add_typer(tabl.app, name="tabl")
 app.add_typer(reputation.reputation, name="reputation")
 app.add_typer(reputation.ip_exception, name="ip-exception")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(ndr.app, name="ndr")
 app.command("audit")(apikey.audit)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)

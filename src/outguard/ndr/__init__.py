@@ -1,1 +1,7 @@
-"""Bounces: building Outguard's own NDRs (RFC 3464) and explaining anyone's."""
+"""Bounces: reading any bounce message (`parse`), explaining it in plain language (`explain`), and
+building Outguard's own NDRs (`build.build_report`)."""
+
+from outguard.ndr.explain import Explanation, explain
+from outguard.ndr.parse import Failure, Report, parse
+
+__all__ = ["Explanation", "Failure", "Report", "explain", "parse"]
