@@ -19,7 +19,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, make_msgid
 
-from outguard import codes
+from outguard.ndr.explain import remedy_for_status
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _human_text(
     text: list[str] = []
     body: list[str] = []
     for r in recipients:
-        c = codes.explain(r.status, r.diagnostic)
+        c = remedy_for_status(r.status, r.diagnostic, r.action)
         reply = _reply_line(r)
         status_line = (
             f"Status code: {reply[:3]} {r.status}" if reply[:3].isdigit() else f"Status code: {r.status}"
@@ -67,7 +67,7 @@ def _human_text(
         text += [
             _headline(r),
             "",
-            c.cause,
+            c.summary,
             "",
             "What you can do:",
             f"  {c.sender_fix}",
@@ -81,7 +81,7 @@ def _human_text(
         e = html.escape
         body += [
             f"<h2>{e(_headline(r))}</h2>",
-            f"<p>{e(c.cause)}</p>",
+            f"<p>{e(c.summary)}</p>",
             f"<h3>What you can do</h3><p>{e(c.sender_fix)}</p>",
             f"<h3>What your email admin can do</h3><p>{e(c.admin_fix)}</p>",
             f"<p>{e(status_line)}</p>",

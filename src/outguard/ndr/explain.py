@@ -12,7 +12,7 @@ from typing import Any
 
 from outguard import codes
 from outguard.ndr.parse import Failure, Report, parse
-from outguard.ndr.reasons import CLASS_SUBJECT, advice
+from outguard.ndr.reasons import CLASS_SUBJECT, Evidence, advice, decide
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,22 @@ def remedy_for(failure: Failure) -> Remedy:
     elif status.startswith("5."):
         summary += " The failure is permanent: sending the same message again will fail the same way."
     return Remedy(summary, base.sender_fix, base.admin_fix, "reason")
+
+
+def remedy_for_status(status: str, diagnostic: str, action: str = "failed") -> Remedy:
+    """The remedy for a status and reply we produced ourselves (Outguard's own NDRs use this)."""
+    reply_code = diagnostic[:3] if diagnostic[:3].isdigit() else ""
+    reason = decide(Evidence(status=status, diagnostic=diagnostic, reply_code=reply_code, action=action))
+    return remedy_for(
+        Failure(
+            "",
+            action=action,
+            status=status,
+            reply_code=reply_code or None,
+            diagnostic=diagnostic,
+            reason=reason,
+        )
+    )
 
 
 def explain_report(report: Report) -> Explanation:

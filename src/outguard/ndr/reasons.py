@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from outguard import codes
+
 # Reasons whose verdict is weak: a later rule (remote host, text) may replace them.
 RETRY = frozenset(
     {
@@ -1093,10 +1095,22 @@ def _probe(reason: str, ev: Evidence, text: str) -> bool:
     return says(reason, text)
 
 
+def _outguard_reason(ev: Evidence) -> str:
+    """Outguard's own refusals carry the catalogue's reason (its reply texts are known exactly)."""
+    entry = codes.lookup(ev.status, ev.diagnostic)
+    if entry is None or not entry.outguard:
+        return ""
+    text = ev.diagnostic.lower()
+    known = (entry.text.split("{")[0], *entry.variants)  # the fixed part, before any placeholder
+    return entry.reason if any(t.lower().strip() and t.lower().strip() in text for t in known) else ""
+
+
 def decide(ev: Evidence) -> str:
     """The reason for one failed recipient (Sisimai's decision order, our rules)."""
     if ev.reason and ev.reason not in RETRY:
         return ev.reason
+    if own := _outguard_reason(ev):
+        return own
     if ev.status.startswith("2."):
         return "delivered"
     text = ev.diagnostic.lower()
