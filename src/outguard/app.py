@@ -9,6 +9,7 @@ stop accepting, let open sessions finish, finish delivery attempts in flight, fl
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import logging
@@ -81,6 +82,10 @@ class Node:
 
     async def start(self) -> None:
         s = self.settings
+        # fsync before 250 happens in threads: enough of them that concurrent sessions sync in parallel.
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="outguard-io")
+        )
         self.db = Database(s.db_url)
         self.snapshot = Snapshot(self.db)
         await asyncio.to_thread(self.snapshot.refresh)
@@ -126,20 +131,20 @@ class Node:
         handler = GatewayHandler(self.engine)
         GatewaySMTP.max_connections = s.smtp.max_connections
 
+        loop = asyncio.get_running_loop()
+
         def protocol() -> GatewaySMTP:
             return GatewaySMTP(
                 handler,
                 hostname=self.hostname,
                 ident="Outguard ESMTP",
                 data_size_limit=s.smtp.max_message_size,
-                enable_SMTPUTF8=True,
                 tls_context=tls,
                 timeout=s.smtp.timeout.total_seconds(),
                 auth_require_tls=s.smtp.auth_require_tls,
-                auth_exclude_mechanism=[],
+                loop=loop,
             )
 
-        loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             protocol, host=host, port=port, reuse_port=s.smtp.processes > 1, reuse_address=True
         )

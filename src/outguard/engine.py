@@ -293,7 +293,7 @@ class Engine:
         self._trace_message(
             txn, rcpts, refused_stage=stage.value, code=decision.code.enhanced, detail=decision.reply
         )
-        self._events(txn, kind="refused")
+        self._trace_rules(txn)
 
     def abandon(self, txn: Transaction) -> None:
         """The client gave up (RSET, QUIT, disconnect) after some recipients were refused: trace those."""
@@ -307,26 +307,14 @@ class Engine:
             code=code,
             detail=reply,
         )
-        self._events(txn, kind="refused")
+        self._trace_rules(txn)
 
-    def _events(self, txn: Transaction, kind: str) -> None:
+    def _trace_rules(self, txn: Transaction) -> None:
+        """Rule decisions as events. "received" and "queued" are facts of the message row itself
+        (the detail view shows them as events), so the mail path writes no rows for them."""
         tid = txn.attribution.tenant.id if txn.attribution else None
-        self.trace.event(
-            txn.queue_id,
-            tid,
-            "received",
-            None,
-            at=txn.received,
-            client_ip=txn.ctx.client_ip,
-            via=txn.attribution.via if txn.attribution else "",
-            tls=txn.client.tls,
-            rules_passed=txn.misses,
-        )
         for hit in txn.hits:
-            self.trace.event(txn.queue_id, tid, "rule", None, **hit)
-        if kind == "refused":
-            return
-        self.trace.event(txn.queue_id, tid, "queued", None, size=txn.ctx.facts.get("size"))
+            self.trace.event(txn.queue_id, tid, "rule", None, at=txn.received, **hit)
 
     def received_header(self, txn: Transaction) -> bytes:
         c = txn.client
@@ -396,7 +384,7 @@ class Engine:
                 size=len(content),
                 **verdict_fields,
             )
-            self._events(txn, kind="refused")
+            self._trace_rules(txn)
             return result.decision.reply
         received = self.received_header(txn)
         size = len(received) + len(content)
@@ -439,7 +427,7 @@ class Engine:
         self._trace_message(
             txn, rcpts, message_id=env.message_id[:255], subject=subject[:255], size=size, **verdict_fields
         )
-        self._events(txn, kind="queued")
+        self._trace_rules(txn)
         self.delivery.submit(env, received + content)
         return f"250 2.0.0 Ok: queued as {txn.queue_id}"
 
@@ -503,7 +491,7 @@ class Engine:
             node=self.node,
             message_id=env.message_id[:255],
         )
-        self.trace.event(env.queue_id, env.tenant_id, "queued", None, report_for=env.extra.get("report_for"))
+        self.trace.event(env.queue_id, env.tenant_id, "generated", None, report_for=env.extra.get("report_for"))
 
 
 def _subject_and_id(content: bytes) -> tuple[str, str]:

@@ -18,7 +18,8 @@ def new_queue_id() -> str:
     while n:
         n, r = divmod(n, len(_ALPHABET))
         out.append(_ALPHABET[r])
-    rand = "".join(secrets.choice(_ALPHABET) for _ in range(5))
+    r = secrets.randbits(25)
+    rand = "".join(_ALPHABET[(r >> (5 * i)) % len(_ALPHABET)] for i in range(5))
     return "".join(reversed(out)) + rand
 
 

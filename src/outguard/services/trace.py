@@ -165,8 +165,44 @@ class TraceService(ServiceBase):
                     }
                     for x in rcpts
                 ],
-                "events": [
-                    {"at": isoformat(e.at), "kind": e.kind, "recipient": e.recipient, **(e.detail or {})}
-                    for e in events
-                ],
+                "events": _timeline(msg, events),
             }
+
+
+def _timeline(msg: TraceMessage, events: list[TraceEvent]) -> list[dict[str, Any]]:
+    """Every event of the message: "received" and "queued"/"refused" come from the message row
+    (the mail path does not write them twice), the rest from the stored events."""
+    at = isoformat(msg.received)
+    out: list[dict[str, Any]] = [
+        {
+            "at": at,
+            "kind": "received",
+            "recipient": None,
+            "client_ip": msg.client_ip,
+            "helo": msg.helo,
+            "via": msg.via,
+            "connector": msg.connector,
+            "tls": msg.tls,
+            "rules_passed": msg.rule_misses,
+        }
+    ]
+    stored = [
+        {"at": isoformat(e.at), "kind": e.kind, "recipient": e.recipient, **(e.detail or {})} for e in events
+    ]
+    rules = [e for e in stored if e["kind"] == "rule"]
+    rest = [e for e in stored if e["kind"] != "rule"]
+    out += rules
+    if msg.refused_stage:
+        out.append(
+            {
+                "at": at,
+                "kind": "refused",
+                "recipient": None,
+                "stage": msg.refused_stage,
+                "code": msg.code,
+                "reply": msg.detail,
+            }
+        )
+    else:
+        out.append({"at": at, "kind": "queued", "recipient": None, "size": msg.size})
+    return out + rest

@@ -14,12 +14,13 @@ The protocol knows nothing of tenants: it asks the handler and answers what it s
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, _AuthMechAttr, login_always_fail, syntax
 
 from outguard import codes
 
@@ -57,6 +58,27 @@ TERMINATOR = b"\r\n.\r\n"
 CHUNK = 256 * 1024
 
 
+_ADDRESS = re.compile(r"^\s*<([^<>()\[\]\\,;:@\s\"]+@[A-Za-z0-9.\-]+)>(.*)$")
+
+
+def _introspect(
+    cls: type, handler: Any
+) -> tuple[Any, dict[str, tuple[bool, str]], dict[str, Any], tuple[str, ...]]:
+    """Once per handler: AUTH mechanisms (the handler's override the built-in ones), hooks, commands."""
+    auth: dict[str, tuple[bool, str]] = {}
+    for owner, builtin in ((cls, True), (handler, False)):
+        for attr in dir(owner):
+            if attr.startswith("auth_"):
+                method = getattr(owner, attr)
+                name = getattr(
+                    method, "__auth_mechanism_name__", attr.replace("auth_", "").replace("__", "-")
+                )
+                auth[name] = (builtin, attr)
+    hooks = {m.replace("handle_", ""): getattr(handler, m) for m in dir(handler) if m.startswith("handle_")}
+    commands = tuple(m.replace("smtp_", "") for m in dir(cls) if m.startswith("smtp_"))
+    return handler, auth, hooks, commands
+
+
 def xtext_decode(value: str) -> str:
     """RFC 3461 §4 xtext."""
     return _XTEXT.sub(lambda m: chr(int(m.group(1), 16)), value)
@@ -92,8 +114,65 @@ class GatewaySMTP(SMTP):
     active = 0
     max_connections = 200
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    # What aiosmtpd's __init__ finds by introspection on every connection (inspect.getmembers and
+    # dir() over the protocol and the handler), computed once per class and handler instead.
+    _introspected: tuple[Any, dict[str, tuple[bool, str]], dict[str, Any], tuple[str, ...]] | None = None
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        hostname: str,
+        ident: str,
+        data_size_limit: int,
+        tls_context: Any,
+        timeout: float,
+        auth_require_tls: bool,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        # The attributes aiosmtpd 1.4's SMTP.__init__ sets, without its per-connection introspection.
+        self.__ident__ = ident
+        self.loop = loop
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            asyncio.StreamReader(loop=loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=loop,
+        )
+        self.event_handler = handler
+        self.data_size_limit = data_size_limit
+        self.enable_SMTPUTF8 = True
+        self._decode_data = False
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.hostname = hostname
+        self.tls_context = tls_context
+        self.require_starttls = False
+        self._timeout_duration = timeout
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
+        self._handler_coroutine = None
+        self._auth_require_tls = auth_require_tls
+        self._proxy_timeout = None
+        self._authenticator = None
+        self._auth_callback = login_always_fail
+        self._auth_required = False
+        self._enforce_call_limit = False
+        self._ehlo_hook_ver = "new"
+        cached = GatewaySMTP._introspected
+        if cached is None or cached[0] is not handler:
+            cached = GatewaySMTP._introspected = _introspect(type(self), handler)
+        _, auth, hooks, smtp_names = cached
+        self._auth_methods = {
+            mech: _AuthMechAttr(getattr(self if builtin else handler, attr), builtin)
+            for mech, (builtin, attr) in auth.items()
+        }
+        self._handle_hooks = hooks
+        self._smtp_methods = {name: getattr(self, "smtp_" + name) for name in smtp_names}
         self._over_limit = False
         self._counted = False
 
@@ -129,6 +208,14 @@ class GatewaySMTP(SMTP):
         if self.envelope is not None and hasattr(self.event_handler, "abandon"):
             self.event_handler.abandon(self.envelope)
         super()._set_post_data_state()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # The common `<local@domain>` without quoting is parsed here; anything else (quoted local
+        # parts, source routes, …) goes through aiosmtpd's full RFC 5322 parser.
+        m = _ADDRESS.match(arg)
+        if m:
+            return m.group(1), m.group(2)
+        return super()._getaddr(arg)
 
     def _create_envelope(self) -> Envelope:
         env = Envelope()

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from outguard.model import TraceEvent, TraceMessage, TraceRecipient
 from outguard.store import Database
@@ -22,6 +22,18 @@ from outguard.util import utcnow
 log = logging.getLogger("outguard.trace")
 
 MAX_BUFFERED = 200_000
+_RECIPIENT_UPDATE = (
+    update(TraceRecipient)
+    .where(TraceRecipient.queue_id == bindparam("q"), TraceRecipient.recipient == bindparam("r"))
+    .values(
+        status=bindparam("u_status"),
+        code=bindparam("u_code"),
+        detail=bindparam("u_detail"),
+        remote_mta=bindparam("u_remote_mta"),
+        attempts=bindparam("u_attempts"),
+        updated=bindparam("u_updated"),
+    )
+)
 # Every trace_message row carries every column, so a batch is one executemany.
 _MESSAGE_DEFAULTS: dict[str, Any] = {
     "message_id": "",
@@ -145,16 +157,16 @@ class TraceWriter:
         attempts: int = 0,
     ) -> None:
         if self._room():
-            self._updates.append(
+            self._updates.append(  # keys are the bind names of _RECIPIENT_UPDATE
                 {
                     "q": queue_id,
                     "r": recipient,
-                    "status": status,
-                    "code": code,
-                    "detail": detail,
-                    "remote_mta": remote_mta,
-                    "attempts": attempts,
-                    "updated": utcnow(),
+                    "u_status": status,
+                    "u_code": code,
+                    "u_detail": detail,
+                    "u_remote_mta": remote_mta,
+                    "u_attempts": attempts,
+                    "u_updated": utcnow(),
                 }
             )
 
@@ -254,16 +266,5 @@ class TraceWriter:
                 conn.execute(insert(TraceRecipient), recipients)
             if events:
                 conn.execute(insert(TraceEvent), events)
-            for u in updates:  # few per batch compared with inserts; order matters
-                conn.execute(
-                    update(TraceRecipient)
-                    .where(TraceRecipient.queue_id == u["q"], TraceRecipient.recipient == u["r"])
-                    .values(
-                        status=u["status"],
-                        code=u["code"],
-                        detail=u["detail"],
-                        remote_mta=u["remote_mta"],
-                        attempts=u["attempts"],
-                        updated=u["updated"],
-                    )
-                )
+            if updates:  # one executemany; rows keep their order (deferred, then delivered)
+                conn.execute(_RECIPIENT_UPDATE, updates)
