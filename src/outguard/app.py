@@ -93,7 +93,7 @@ class Node:
         await self.counters.start()
         self.trace = TraceWriter(self.db, s.trace.flush_interval.total_seconds())
         await self.trace.start()
-        self.spool = Spool(s.data_dir / "spool" / str(self.index))
+        self.spool = Spool(s.data_dir / "spool" / str(self.index), fsync_directory=s.smtp.fsync_directory)
         resolver = async_resolver(s.dns)
         router = Router(resolver, smarthost=s.smarthost_address, mx_port=s.delivery.mx_port)
         self.delivery = DeliveryQueue(s, self.spool, router, self.trace, self.hostname)
@@ -202,6 +202,17 @@ class Node:
         await self.stop()
 
 
+def run(main: Any) -> None:
+    """Run the event loop: uvloop (libuv, in C) when installed — it roughly halves the cost of each
+    SMTP command and connection — else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -212,7 +223,7 @@ def _child(settings: Settings, index: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
     )
-    asyncio.run(Node(settings, index).run_until_signalled())
+    run(Node(settings, index).run_until_signalled())
 
 
 def serve(settings: Settings) -> None:
@@ -225,7 +236,7 @@ def serve(settings: Settings) -> None:
     for c in children:
         c.start()
     try:
-        asyncio.run(Node(settings, 0, web=True).run_until_signalled())
+        run(Node(settings, 0, web=True).run_until_signalled())
     finally:
         for c in children:
             if c.is_alive():

@@ -76,6 +76,10 @@ class SmtpSettings(_Section):
     tls_key: Path | None = None
     client_ca: Path | None = None  # CAs trusted for client certificates (certificate connectors)
     auth_require_tls: bool = True
+    # fsync the spool directory too after creating a message file. Journaling file systems (ext4,
+    # XFS, btrfs) persist a new file's directory entry with the file's own fsync, so this is only
+    # needed on ones that do not (ext2, ext4 without a journal) — as Postfix documents for its queue.
+    fsync_directory: bool = False
 
 
 class PolicySettings(_Section):

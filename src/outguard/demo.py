@@ -122,4 +122,4 @@ def run_demo(settings: Settings) -> None:
     sink_port = _free_port()
     demo_settings = settings.model_copy(update={"smarthost": f"127.0.0.1:{sink_port}"})
     demo_settings.smtp.processes = 1
-    asyncio.run(_run(demo_settings, mail_dir, sink_port))
+    composition.run(_run(demo_settings, mail_dir, sink_port))

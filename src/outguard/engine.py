@@ -491,7 +491,9 @@ class Engine:
             node=self.node,
             message_id=env.message_id[:255],
         )
-        self.trace.event(env.queue_id, env.tenant_id, "generated", None, report_for=env.extra.get("report_for"))
+        self.trace.event(
+            env.queue_id, env.tenant_id, "generated", None, report_for=env.extra.get("report_for")
+        )
 
 
 def _subject_and_id(content: bytes) -> tuple[str, str]:

@@ -20,8 +20,9 @@ log = logging.getLogger("outguard.spool")
 
 
 class Spool:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, fsync_directory: bool = False) -> None:
         self.dir = directory
+        self.fsync_directory = fsync_directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self._dirfd = os.open(self.dir, os.O_RDONLY)
 
@@ -48,7 +49,8 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.fsync(self._dirfd)  # the directory entry must survive a crash too
+        if self.fsync_directory:  # see [smtp] fsync_directory: journaling file systems do not need it
+            os.fsync(self._dirfd)
 
     def save_state(self, env: Envelope) -> None:
         """Persist the envelope's delivery state atomically (blocking)."""
@@ -61,7 +63,8 @@ class Spool:
         finally:
             os.close(fd)
         os.replace(tmp, self._state(env.queue_id))
-        os.fsync(self._dirfd)
+        if self.fsync_directory:
+            os.fsync(self._dirfd)
 
     def remove(self, queue_id: str) -> None:
         for p in (self._state(queue_id), self._msg(queue_id)):
