@@ -177,7 +177,9 @@ def make_gateway(gateway_env: dict[str, str], tmp_path: Path):
     made: list[Gateway] = []
 
     def make(**extra: str) -> Gateway:
-        gw = Gateway({**gateway_env, **extra}, tmp_path / f"gw{len(made)}")
+        workdir = tmp_path / f"gw{len(made)}"
+        # Each gateway is a node with its own data directory (spool, TLS), sharing the database.
+        gw = Gateway({**gateway_env, "OUTGUARD_DATA_DIR": str(workdir / "data"), **extra}, workdir)
         gw.workdir.mkdir(parents=True, exist_ok=True)
         made.append(gw)
         return gw

@@ -156,6 +156,7 @@ class Settings(_Section):
     data_dir: Path = Path("./outguard-data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "og:"  # key prefix, so several deployments can share one Redis
     smtp_listen: str = "127.0.0.1:2525"
     http_listen: str = "127.0.0.1:8025"
     smarthost: str | None = None

@@ -113,7 +113,7 @@ def open_counters(settings: Settings) -> Counters:
     if settings.redis_url:
         from outguard.counters.redis import RedisCounters
 
-        return RedisCounters(settings.redis_url)
+        return RedisCounters(settings.redis_url, prefix=settings.redis_prefix)
     from outguard.counters.embedded import EmbeddedCounters
 
     return EmbeddedCounters(settings.data_dir / "counters.db")
