@@ -175,3 +175,18 @@ def test_real_executable(env: dict[str, str]) -> None:
         [str(exe), "tenant", "show", "missing"], env=full_env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1 and done.stderr.strip() == "error: unknown tenant 'missing'"
+
+
+def test_status_code_docs_are_generated_from_the_catalogue() -> None:
+    from outguard.cli.codes import markdown
+
+    assert (REPO / "docs" / "status-codes.md").read_text() == markdown(), (
+        "run: outguard codes --markdown > docs/status-codes.md"
+    )
+
+
+def test_codes_command(run) -> None:
+    out = run("codes", "5.7.703").stdout
+    assert out.startswith("550 5.7.703 Your message can't be delivered because messages to <recipients>")
+    assert "What the admin can do:" in out
+    assert "unknown status code '9.9.9'" in _error(run("codes", "9.9.9", ok=False))

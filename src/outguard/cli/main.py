@@ -7,6 +7,7 @@ import typer
 from outguard.cli import (
     abuse,
     apikey,
+    codes,
     connector,
     domain,
     mailbox,
@@ -59,6 +60,7 @@ app.command("send")(send.send)
 app.add_typer(abuse.restricted, name="restricted")
 app.add_typer(abuse.delisting, name="delisting")
 app.command("alerts")(abuse.alerts)
+app.command("codes")(codes.codes_command)
 
 
 def main() -> None:
