@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from outguard import codes
+from outguard import codes, metrics
 from outguard.config import Settings
 from outguard.counters import Counters, Window
 from outguard.policy import Chain, Context, Decision, Stage, StageResult
@@ -210,6 +210,7 @@ class Engine:
         self._trace_message(
             txn, rcpts, refused_stage=stage.value, code=decision.code.enhanced, detail=decision.reply
         )
+        metrics.observe_message("refused", decision.code.enhanced)
         self._events(txn, kind="refused")
 
     def abandon(self, txn: Transaction) -> None:
@@ -304,6 +305,7 @@ class Engine:
         self._trace_message(txn, rcpts, message_id=env.message_id[:255], subject=subject[:255], size=size)
         self._events(txn, kind="queued")
         self.delivery.submit(env, received + content)
+        metrics.observe_message("accepted", "2.0.0")
         return f"250 2.0.0 Ok: queued as {txn.queue_id}"
 
     def trace_report(self, env: Envelope) -> None:
