@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from outguard.cli import apikey, connector, domain, mailbox, reputation, send, serve, tabl, tenant, trace
+from outguard.cli import (
+    apikey,
+    connector,
+    domain,
+    mailbox,
+    report,
+    reputation,
+    send,
+    serve,
+    tabl,
+    tenant,
+    trace,
+)
 from outguard.cli.common import App
 
 app = typer.Typer(
@@ -41,6 +53,7 @@ app.command("audit")(apikey.audit)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("trace")(trace.trace)
+app.command("report")(report.report)
 app.command("send")(send.send)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from outguard.services.reports import DEFAULT_DAYS, MAX_DAYS, REPORTS
 from outguard.web.csvio import csv_response, to_csv
-from outguard.web.deps import ServicesDep
+from outguard.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["reports"])
 
@@ -16,7 +16,7 @@ ReportName = Literal["mailflow", "spam", "top-senders", "connectors", "non-accep
 
 
 @router.get("/reports")
-def list_reports() -> dict[str, Any]:
+def list_reports(_actor: ActorDep) -> dict[str, Any]:
     """The reports there are."""
     return {
         "items": [{"name": r.name, "title": r.title, "description": r.description} for r in REPORTS.values()]
