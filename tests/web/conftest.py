@@ -28,12 +28,13 @@ def api_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def _patterns(app: FastAPI) -> list[tuple[str, re.Pattern[str], str]]:
+    # Literal segments win over parameters ("/tabl/remove" over "/tabl/{value}"), as in the router;
+    # a parameter spans slashes ({cidr:path}) only when nothing else matched.
+    ordered = sorted(api_routes(app), key=lambda mp: (mp[1].count("{"), mp[1]))
     out = []
-    # Literal segments win over parameters ("/tabl/remove" over "/tabl/{value}"), as in the router.
-    for method, path in sorted(api_routes(app), key=lambda mp: (mp[1].count("{"), mp[1])):
-        regex = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path))
-        out.append((method, re.compile(regex + "$"), path))
-        out.append((method, re.compile(re.sub(r"\\{[^}]+\\}", ".+", re.escape(path)) + "$"), path))
+    for span in ("[^/]+", ".+"):
+        for method, path in ordered:
+            out.append((method, re.compile(re.sub(r"\\{[^}]+\\}", span, re.escape(path)) + "$"), path))
     return out
 
 
