@@ -28,6 +28,7 @@ from outguard.config import Settings
 from outguard.counters import open_counters
 from outguard.dns import async_resolver
 from outguard.engine import Engine
+from outguard.metrics import TimedChain
 from outguard.policy import Chain
 from outguard.queue.delivery import DeliveryQueue
 from outguard.queue.routing import Router
@@ -107,7 +108,7 @@ class Node:
         self.engine = Engine(
             s,
             self.snapshot,
-            Chain(modes=s.policy.mode),
+            TimedChain(Chain(modes=s.policy.mode)),
             self.counters,
             self.spool,
             self.delivery,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from outguard import codes
+from outguard import codes, metrics
 from outguard.abuse import AbuseActions, Windows, threshold_state
 from outguard.config import Settings
 from outguard.counters import Counters, CountersUnavailable, Window
@@ -293,6 +293,7 @@ class Engine:
         self._trace_message(
             txn, rcpts, refused_stage=stage.value, code=decision.code.enhanced, detail=decision.reply
         )
+        metrics.observe_message("refused", decision.code.enhanced)
         self._trace_rules(txn)
 
     def abandon(self, txn: Transaction) -> None:
@@ -385,6 +386,7 @@ class Engine:
                 **verdict_fields,
             )
             self._trace_rules(txn)
+            metrics.observe_message("refused", result.decision.code.enhanced)
             return result.decision.reply
         received = self.received_header(txn)
         size = len(received) + len(content)
@@ -429,6 +431,7 @@ class Engine:
         )
         self._trace_rules(txn)
         self.delivery.submit(env, received + content)
+        metrics.observe_message("accepted", "2.0.0")
         return f"250 2.0.0 Ok: queued as {txn.queue_id}"
 
     async def _charge(self, txn: Transaction, spam: bool, bulk: bool) -> None:

@@ -12,6 +12,7 @@ from outguard.cli import (
     domain,
     mailbox,
     ndr,
+    report,
     reputation,
     send,
     serve,
@@ -56,6 +57,7 @@ app.command("audit")(apikey.audit)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("trace")(trace.trace)
+app.command("report")(report.report)
 app.command("send")(send.send)
 app.add_typer(abuse.restricted, name="restricted")
 app.add_typer(abuse.delisting, name="delisting")

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosmtplib
 
+from outguard import metrics
 from outguard.config import Settings
 from outguard.ndr.build import ReportedRecipient, build_report
 from outguard.queue.envelope import Envelope, Recipient, new_queue_id
@@ -345,6 +346,7 @@ class DeliveryQueue:
             r.attempts += 1
             r.last_attempt = now
             r.code, r.detail, r.remote_mta = res.status, res.reply, res.remote
+            metrics.observe_delivery(res.kind, now - started, now - env.arrival)
             if res.kind in ("delivered", "relayed"):
                 r.status = "delivered"
                 if res.kind == "relayed":

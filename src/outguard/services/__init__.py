@@ -14,6 +14,7 @@ from outguard.services.base import Actor
 from outguard.services.connectors import ConnectorService
 from outguard.services.domains import DomainService
 from outguard.services.mailboxes import MailboxService
+from outguard.services.reports import ReportService
 from outguard.services.reputation import IpExceptionService, ReputationService
 from outguard.services.tabl import TablService
 from outguard.services.tenants import TenantService
@@ -40,6 +41,7 @@ class Services:
         self.restricted = RestrictedService(*args)
         self.delisting = DelistingService(*args)
         self.alerts = AlertService(*args)
+        self.reports = ReportService(*args)
 
 
 __all__ = ["Actor", "Services"]

@@ -82,6 +82,39 @@ class ApiKeyService(ServiceBase):
             t = s.get(Tenant, k.tenant_id) if k.tenant_id else None
             self.audit(s, "apikey.revoke", tenant=t, target=k.prefix)
 
+    @staticmethod
+    def fingerprint(k: ApiKey) -> str:
+        """What a portal session keeps instead of the key: bound to the key's hash, useless without it."""
+        return hashlib.sha256(b"outguard-session:" + k.key_hash.encode()).hexdigest()[:32]
+
+    def open_session(self, key: str) -> dict[str, Any]:
+        """Check a key typed into the portal's sign-in form; what the session cookie may hold."""
+        actor = self.authenticate(key)
+        with self.db.session() as s:
+            k = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(key)))
+            assert k is not None
+            t = s.get(Tenant, k.tenant_id) if k.tenant_id else None
+            return {
+                "key_id": k.id,
+                "fingerprint": self.fingerprint(k),
+                "prefix": k.prefix,
+                "role": actor.role,
+                "tenant": t.name if t else None,
+            }
+
+    def session_actor(self, key_id: int, fingerprint: str) -> Actor:
+        """The actor of a portal session, as long as the key it was opened with is still valid."""
+        with self.db.session() as s:
+            k = s.get(ApiKey, key_id)
+            if (
+                k is None
+                or k.revoked_at is not None
+                or not secrets.compare_digest(self.fingerprint(k), fingerprint)
+            ):
+                raise Unauthorized("the session's API key was revoked; sign in again")
+            role = "operator" if k.role == "operator" else "tenant"
+            return Actor(role, f"apikey:{k.prefix}", None if role == "operator" else k.tenant_id)
+
     def authenticate(self, key: str) -> Actor:
         """The actor behind a bearer key; Unauthorized for unknown or revoked keys."""
         if not key.startswith(KEY_PREFIX):

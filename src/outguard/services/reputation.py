@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from outguard.errors import Conflict, NotFound
-from outguard.model import IpException, LowReputationIp
+from outguard.model import IpException, LowReputationIp, Tenant
 from outguard.services.base import ServiceBase, parse_cidr, parse_expiry, require_reason
 from outguard.util import isoformat, utcnow
 
@@ -118,6 +118,16 @@ class IpExceptionService(ServiceBase):
                     select(IpException).where(IpException.tenant_id == t.id).order_by(IpException.first)
                 )
             ]
+
+    def list_all(self) -> list[dict[str, Any]]:
+        """Every exception the actor may see (all tenants' for an operator), with its tenant."""
+        with self.session() as s:
+            rows = s.execute(
+                select(IpException, Tenant.name)
+                .join(Tenant, Tenant.id == IpException.tenant_id)
+                .order_by(Tenant.name, IpException.first)
+            )
+            return [{"tenant": name, **exception_view(e)} for e, name in rows]
 
     def remove(self, tenant: str, cidr: str) -> None:
         self.require_operator("revoke IP exceptions")

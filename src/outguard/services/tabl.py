@@ -70,6 +70,46 @@ class TablService(ServiceBase):
             default_days=self.settings.policy.tabl_default_days if action == "block" else MAX_ALLOW_DAYS,
             max_days=max_days,
         )
+        return self._insert(tenant, [(p, expiry, notes.strip()) for p in parsed], action)
+
+    def import_rows(
+        self, tenant: str, rows: list[dict[str, str]], *, action: str = "block"
+    ) -> list[dict[str, Any]]:
+        """Add entries from rows of `value`, `notes`, `expires` (a date, an ISO time, `never`, or
+        empty for the default) — all or nothing, like `add`."""
+        if action not in ("block", "allow"):
+            raise InvalidValue("action", action, "expected block or allow")
+        max_days = MAX_BLOCK_DAYS if action == "block" else MAX_ALLOW_DAYS
+        default = self.settings.policy.tabl_default_days if action == "block" else MAX_ALLOW_DAYS
+        items = []
+        seen: set[str] = set()
+        for i, row in enumerate(rows, 1):
+            try:
+                p = parse_value(row.get("value", ""))
+                when = (row.get("expires") or "").strip()
+                never = when.lower() == "never"
+                if never and action == "allow":
+                    raise InvalidValue("expiry", when, "allow entries always expire")
+                expiry = parse_expiry(
+                    expires=None if never or not when else when,
+                    no_expiration=never,
+                    default_days=default,
+                    max_days=max_days,
+                )
+            except InvalidValue as e:
+                raise InvalidValue(e.what, e.value, f"{e.why} (row {i})")
+            if p.value in seen:
+                raise InvalidValue("list value", p.value, f"given twice (row {i})")
+            seen.add(p.value)
+            items.append((p, expiry, (row.get("notes") or "").strip()))
+        if not items:
+            raise InvalidValue("list value", "", "give at least one value")
+        return self._insert(tenant, items, action)
+
+    def _insert(self, tenant: str, items: list[tuple[Any, Any, str]], action: str) -> list[dict[str, Any]]:
+        """Write validated entries in one transaction: conflicts and the quota are checked first."""
+        seen = {p.value for p, _, _ in items}
+        parsed = [p for p, _, _ in items]
         now = utcnow()
         with self.session() as s:
             t = self.tenant(s, tenant)
@@ -111,13 +151,13 @@ class TablService(ServiceBase):
                     kind=p.kind,
                     action=action,
                     expires_at=expiry,
-                    notes=notes.strip(),
+                    notes=notes,
                     created_at=now,
                     created_by=self.actor.name,
                     modified_at=now,
                     modified_by=self.actor.name,
                 )
-                for p in parsed
+                for p, expiry, notes in items
             ]
             s.add_all(entries)
             s.flush()
