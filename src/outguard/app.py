@@ -83,6 +83,7 @@ class Node:
 
     async def start(self) -> None:
         s = self.settings
+        self.loop = asyncio.get_running_loop()
         # fsync before 250 happens in threads: enough of them that concurrent sessions sync in parallel.
         asyncio.get_running_loop().set_default_executor(
             concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="outguard-io")

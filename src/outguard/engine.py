@@ -146,6 +146,20 @@ class Engine:
             base.update({k: v for k, v in tenant.limits.items() if k in TENANT_LIMITS})
         return base
 
+    async def live_counts(self, tenant_name: str) -> dict[str, int] | None:
+        """A tenant's counters as the thresholds see them (for its dashboard); None if unknown."""
+        tenant = self.snapshot.by_name.get(tenant_name)
+        if tenant is None:
+            return None
+        w, key = self.windows, f"t:{tenant.id}"
+        try:
+            messages, spam_bulk, unregistered = await self.counters.get(
+                [(w.tenant_messages, key), (w.tenant_spam, key), (UNREGISTERED, key)]
+            )
+        except CountersUnavailable:
+            return None
+        return {"messages": messages, "spam_bulk": spam_bulk, "unregistered": unregistered}
+
     async def _counts(self, items: dict[str, tuple[Window, str]], now: float) -> dict[str, int]:
         """Fetch several counters in one round trip; an unavailable store counts as zero (fail open)."""
         if not items:

@@ -113,7 +113,8 @@ def test_trace_detail_has_every_event_and_rule_decision(api: Api, traced: dict[s
     d = api.get(f"/api/v1/trace/{traced['blocked']}", key="acme").json()
     assert d["code"] == "5.7.703" and d["refused_stage"] == "DATA"
     assert d["rule_hits"] == [{"rule": "tabl", "code": "5.7.703", "mode": "enforce"}]
-    assert [e["kind"] for e in d["events"]] == ["received"]
+    assert [e["kind"] for e in d["events"]] == ["received", "refused"]
+    assert d["events"][1]["code"] == "5.7.703" and d["events"][1]["stage"] == "DATA"
     assert d["recipients"][0]["status"] == "Failed"
     assert "no traced message" in error(api.get("/api/v1/trace/NOPE", key="acme"), 404)
 

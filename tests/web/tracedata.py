@@ -7,7 +7,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from outguard.model import TraceEvent, TraceMessage, TraceRecipient
+from outguard.model import TraceMessage, TraceRecipient
 from outguard.store import Database
 from outguard.util import utcnow
 
@@ -59,13 +59,5 @@ def add_message(
                     updated=received,
                 )
             )
-        s.add(
-            TraceEvent(
-                queue_id=queue_id,
-                tenant_id=tenant[0] if tenant else None,
-                at=received,
-                kind="received",
-                detail={"client_ip": fields.get("client_ip", "")},
-            )
-        )
+        # Like the gateway, no "received" event row: the detail view builds it from the message row.
     return queue_id

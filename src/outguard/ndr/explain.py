@@ -103,6 +103,29 @@ def remedy_for_status(status: str, diagnostic: str, action: str = "failed") -> R
     )
 
 
+def describe(enhanced: str | None, text: str = "") -> codes.StatusCode:
+    """A catalogue entry for any status code: the catalogue's own when it knows the code, else one
+    built from the code's RFC 3463 class and the reason the text gives (for pages that show codes)."""
+    entry = codes.lookup(enhanced, text)
+    if entry is not None:
+        return entry
+    status = enhanced or "5.0.0"
+    remedy = remedy_for_status(status, text)
+    klass, _, rest = status.partition(".")
+    subject = CLASS_SUBJECT.get(rest[:1], "a delivery problem")
+    reply = 450 if klass == "4" else 550
+    return codes.StatusCode(
+        status,
+        reply,
+        text or subject,
+        subject[0].upper() + subject[1:],
+        remedy.summary,
+        remedy.sender_fix,
+        remedy.admin_fix,
+        reason=decide(Evidence(status=status, diagnostic=text)),
+    )
+
+
 def explain_report(report: Report) -> Explanation:
     return Explanation(
         kind=report.kind,

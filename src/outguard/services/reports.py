@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from outguard import codes
 from outguard.errors import InvalidValue
 from outguard.model import Connector, Tenant, TraceMessage, TraceRecipient
+from outguard.ndr.explain import describe
 from outguard.services.base import ServiceBase
 from outguard.util import isoformat, utcnow
 
@@ -526,17 +527,18 @@ class ReportService(ServiceBase):
             ).all()
         out = []
         for c, count in found:
-            entry = codes.explain(c)
+            entry = describe(c)
             out.append({"code": c, "name": entry.name, "anchor": entry.anchor, "count": count})
         return out
 
-    def headroom(self, tenant: str) -> dict[str, Any]:
-        """How close a tenant is to its thresholds, computed from the trace.
+    def headroom(self, tenant: str, live: dict[str, int] | None = None) -> dict[str, Any]:
+        """How close a tenant is to its thresholds.
 
-        The abuse engine keeps live counters; until the dashboard reads those, this is the same
-        arithmetic over the trace: messages accepted in the last `[abuse] window`, how many were
-        spam or bulk, and accepted mail from unregistered sender domains in the last 24 hours.
-        Counted per message (SMTP transaction), as the thresholds are.
+        `live` holds the engine's own counters (`Engine.live_counts`), which the thresholds are
+        enforced on; without them (a CLI, a web process without a gateway) the same arithmetic runs
+        over the trace: messages in the last `[abuse] window`, how many were spam or bulk, and mail
+        from unregistered sender domains in the last 24 hours. Counted per message, as the
+        thresholds are.
         """
         m = TraceMessage
         abuse, now = self.settings.abuse, utcnow()
@@ -574,11 +576,15 @@ class ReportService(ServiceBase):
         min_messages = int(limits.get("spam_min_messages", abuse.spam_min_messages))
         allowance = int(limits.get("unregistered_allowance", self.settings.policy.unregistered_allowance))
         spam_bulk = int(spam or 0) + int(bulk or 0)
+        source = "trace"
+        if live is not None:  # the counters the thresholds are enforced on
+            total, spam_bulk, unregistered = live["messages"], live["spam_bulk"], live["unregistered"]
+            source = "counters"
         share = spam_bulk / total if total else 0.0
         return {
             "tenant": name,
             **status,
-            "source": "trace",
+            "source": source,
             "spam": {
                 "window_seconds": int(abuse.window.total_seconds()),
                 "messages": int(total or 0),

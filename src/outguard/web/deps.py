@@ -6,6 +6,7 @@ from the caller's key — so the store's tenant filter applies to everything a r
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -54,3 +55,19 @@ def services(db: DatabaseDep, settings: SettingsDep, actor: ActorDep) -> Service
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def live_counts(request: Request, tenant: str) -> dict[str, int] | None:
+    """The gateway's live counters for a tenant, when this web process runs inside a gateway node.
+
+    Routes are sync (FastAPI runs them in threads, off the SMTP event loop); the counters live on
+    that loop, so the read is handed to it and awaited here.
+    """
+    node = getattr(request.app.state, "node", None)
+    engine, loop = getattr(node, "engine", None), getattr(node, "loop", None)
+    if engine is None or loop is None:
+        return None
+    try:
+        return asyncio.run_coroutine_threadsafe(engine.live_counts(tenant), loop).result(timeout=5)
+    except (TimeoutError, RuntimeError):
+        return None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from outguard.web.api.schemas import Block, Reason, TenantChange, TenantCreate
-from outguard.web.deps import ServicesDep
+from outguard.web.deps import ServicesDep, live_counts
 from outguard.web.paging import PagingDep, page
 
 router = APIRouter(tags=["tenants"])
@@ -63,6 +63,8 @@ def unblock_tenant(svc: ServicesDep, name: str, body: Reason) -> dict[str, Any]:
 
 
 @router.get("/tenants/{name}/headroom")
-def tenant_headroom(svc: ServicesDep, name: str) -> dict[str, Any]:
-    """How close the tenant is to its thresholds (spam/bulk share, unregistered-domain allowance)."""
-    return svc.reports.headroom(name)
+def tenant_headroom(svc: ServicesDep, name: str, request: Request) -> dict[str, Any]:
+    """How close the tenant is to its thresholds (spam/bulk share, unregistered-domain allowance):
+    the gateway's live counters when this web process runs one, else computed from the trace."""
+    svc.tenants.show(name)  # 404 for a tenant the key may not see, before any counter is read
+    return svc.reports.headroom(name, live=live_counts(request, name))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from outguard import codes
+from outguard.ndr.explain import describe
+from outguard.web.deps import live_counts
 from outguard.web.portal.auth import UserDep
 from outguard.web.portal.render import page
 
@@ -30,15 +31,18 @@ def dashboard(request: Request, user: UserDep) -> Response:
         block = tenant["block"]
         context |= {
             "tenant": tenant,
-            "block_code": codes.explain(block["code"]) if block else None,
-            "headroom": svc.reports.headroom(user.tenant),
+            "block_code": describe(block["code"]) if block else None,
+            "headroom": svc.reports.headroom(user.tenant, live=live_counts(request, user.tenant)),
         }
         return page(request, "dashboard_tenant.html", context)
     tenants = svc.tenants.list()
     context |= {
         "tenants": tenants,
         "blocked": [t for t in tenants if t["status"] == "blocked"],
-        "headroom": [svc.reports.headroom(t["name"]) for t in tenants[:OVERVIEW_TENANTS]],
+        "headroom": [
+            svc.reports.headroom(t["name"], live=live_counts(request, t["name"]))
+            for t in tenants[:OVERVIEW_TENANTS]
+        ],
         "more_tenants": max(len(tenants) - OVERVIEW_TENANTS, 0),
     }
     return page(request, "dashboard_operator.html", context)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from outguard import codes
+from outguard.ndr.explain import describe
 from outguard.web.portal.auth import FormDep, UserDep, attempt
 from outguard.web.portal.render import page
 
@@ -51,7 +52,7 @@ def tenant_page(request: Request, user: UserDep, name: str) -> Response:
         {
             "tenant": tenant,
             "evidence": _evidence(tenant),
-            "block_code": codes.explain(block["code"]) if block else None,
+            "block_code": describe(block["code"]) if block else None,
             "block_codes": BLOCK_CODES,
             "delisting": user.svc.delisting.list(tenant=name),
             "ip_exceptions": user.svc.ip_exceptions.list(name),
@@ -98,7 +99,7 @@ def blocked_page(request: Request, user: UserDep) -> Response:
     rows = []
     for t in user.svc.tenants.list():
         if t["status"] == "blocked":
-            rows.append({"t": t, "code": codes.explain(t["block"]["code"]), "evidence": _evidence(t)})
+            rows.append({"t": t, "code": describe(t["block"]["code"]), "evidence": _evidence(t)})
     return page(request, "blocked.html", {"rows": rows, "delisting": user.svc.delisting.list(status="open")})
 
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from outguard import codes
 from outguard.errors import InvalidValue, NotFound, OutguardError
+from outguard.ndr.explain import describe
 from outguard.services.reports import REPORTS
 from outguard.web.api.reference import MAX_BOUNCE_BYTES, explain_bounce
 from outguard.web.portal import session
@@ -37,7 +38,7 @@ def code_page(request: Request, anchor: str) -> Response:
         dotted = anchor.replace("-", ".")
         if not re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", dotted):
             raise NotFound(f"no status code {anchor!r} in the catalogue")
-        entry = codes.explain(dotted)  # not catalogued: explained by its RFC 3463 class
+        entry = describe(dotted)  # not catalogued: explained by its RFC 3463 class
     return page(request, "code.html", {"c": entry, "report": REPORTS.get(entry.report or "")})
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from outguard import codes
+from outguard.ndr.explain import describe
 from outguard.web.portal import session
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -20,7 +21,7 @@ def code_entry(code: str | None, text: str = "") -> codes.StatusCode | None:
     """The catalogue entry to link a shown code to (specific entries, or the RFC 3463 class)."""
     if not code:
         return None
-    return codes.explain(code, text)
+    return describe(code, text)
 
 
 def _environment() -> jinja2.Environment:
