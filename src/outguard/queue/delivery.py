@@ -294,8 +294,8 @@ class DeliveryQueue:
         accepted: list[Recipient] = []
         for r in rcpts:
             opts = []
-            if dsn and r.notify:
-                opts.append("NOTIFY=" + ",".join(r.notify))
+            if dsn and r.notify is not None:  # [] is NOTIFY=NEVER, which must travel on too
+                opts.append("NOTIFY=" + (",".join(r.notify) or "NEVER"))
             if dsn and r.orcpt:
                 atype, _, addr = r.orcpt.partition(";")
                 opts.append(f"ORCPT={atype};{_dsn_xtext(addr)}")
