@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.parser
+import email.policy
 import heapq
 import logging
 import re
@@ -32,6 +34,7 @@ from outguard.trace.writer import TraceWriter
 
 log = logging.getLogger("outguard.delivery")
 
+_REPORT_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.default)
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s*")
 # Keep at most this many message bodies in memory waiting for a worker; beyond it, the queue keeps
 # only envelopes and re-reads bodies from the spool (a bounded backlog).
@@ -436,6 +439,7 @@ class DeliveryQueue:
             received_from_mta=env.helo or None,
             queue_id=env.queue_id,
         )
+        head = _REPORT_HEADERS.parsebytes(report.partition(b"\r\n\r\n")[0])
         ndr = Envelope(
             queue_id=new_queue_id(),
             sender="",
@@ -443,7 +447,8 @@ class DeliveryQueue:
             arrival=time.time(),
             tenant_id=env.tenant_id,
             tenant_name=env.tenant_name,
-            subject=f"{action}: {env.subject}",
+            message_id=str(head["Message-ID"] or ""),
+            subject=str(head["Subject"] or ""),  # as the report says it, e.g. "Undeliverable: …"
             size=len(report),
             helo=self.hostname,
             extra={"report_for": env.queue_id, "action": action},
