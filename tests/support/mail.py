@@ -6,6 +6,7 @@ import os
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -58,6 +59,8 @@ class _NextHopHandler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        with self.hop.lock:
+            self.hop.sessions += 1  # one EHLO per client connection: counts connections
         if self.hop.advertise_dsn:
             responses.insert(-1, "250-DSN")
         return responses
@@ -88,10 +91,32 @@ class _NextHopHandler:
 
 
 class _DsnSMTP(AioSMTP):
-    """aiosmtpd that accepts every MAIL/RCPT parameter (recorded raw), to see what the gateway passes on."""
+    """aiosmtpd that accepts every MAIL/RCPT parameter (recorded raw), to see what the gateway passes on.
+
+    aiosmtpd upper-cases parameters before anyone sees them, but ENVID and ORCPT values are
+    case-sensitive (RFC 3461 §4), so the options are recorded as the client wrote them.
+    """
 
     def _getparams(self, params: Any) -> Any:
         return {}  # accept and ignore every parameter; they are recorded raw in the envelope options
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        await super().smtp_MAIL(arg)
+        if self.envelope is not None and self.envelope.mail_from is not None:
+            self.envelope.mail_options = _raw_params(arg)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        before = len(self.envelope.rcpt_tos) if self.envelope is not None else 0
+        await super().smtp_RCPT(arg)
+        if self.envelope is not None and len(self.envelope.rcpt_tos) > before:
+            raw = _raw_params(arg)
+            del self.envelope.rcpt_options[len(self.envelope.rcpt_options) - len(raw) :]
+            self.envelope.rcpt_options.extend(raw)
+
+
+def _raw_params(arg: str | None) -> list[str]:
+    """The parameters after the address of `MAIL FROM:<a> P=1 …` / `RCPT TO:<a> P=1 …`, as written."""
+    return (arg or "").partition(">")[2].split()
 
 
 class NextHop:
@@ -103,6 +128,7 @@ class NextHop:
         self.rules: dict[str, str] = {}
         self.data_reply = "250 2.0.0 Ok"
         self.advertise_dsn = False
+        self.sessions = 0  # SMTP sessions (EHLO) the hop has seen
         self.lock = threading.Lock()
         self.controller = Controller(
             _NextHopHandler(self),
@@ -130,6 +156,64 @@ class NextHop:
     def wait(self, count: int = 1, timeout: float = 15.0) -> list[Received]:
         wait_for(lambda: len(self.messages) >= count, timeout, what=f"{count} message(s) at the next hop")
         return self.messages
+
+    def reports(self) -> list[Received]:
+        """Messages from the null sender: the NDRs and other DSNs the gateway sent."""
+        with self.lock:
+            return [m for m in self.messages if m.sender in ("", "<>")]
+
+    def wait_report(self, count: int = 1, timeout: float = 15.0) -> list[Received]:
+        wait_for(lambda: len(self.reports()) >= count, timeout, what=f"{count} DSN(s) at the next hop")
+        return self.reports()
+
+
+class RawClient:
+    """An SMTP client that writes exactly the bytes it is given and reads whole replies."""
+
+    def __init__(self, port: int) -> None:
+        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=15)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _line(self) -> bytes | None:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def reply(self) -> tuple[int, str]:
+        """One reply (multi-line replies joined); (0, "") once the server has closed."""
+        lines = []
+        while True:
+            line = self._line()
+            if line is None:
+                return (0, "")
+            lines.append(line[4:].decode())
+            if line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    def replies(self, n: int) -> list[int]:
+        return [self.reply()[0] for _ in range(n)]
+
+    def closed(self) -> bool:
+        return self.reply() == (0, "")
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        """Switch to TLS after the server's 220 (whatever the server had not yet read stays plain)."""
+        assert not self.buf, "unread data before the TLS handshake"
+        self.sock = context.wrap_socket(self.sock)
 
 
 @dataclass
@@ -180,9 +264,10 @@ class Gateway:
             )
         try:
             wait_for(self._ready, 30, what="the gateway's SMTP greeting")
-        except AssertionError:
+        except AssertionError as e:
+            why = str(e).split(":", 1)[0]  # "timed out …" or "gateway exited with N"
             self.stop()
-            raise AssertionError(f"gateway did not start:\n{self.log.read_text()[-3000:]}") from None
+            raise AssertionError(f"gateway did not start ({why}):\n{self.log.read_text()[-3000:]}") from None
         return self
 
     def _ready(self) -> bool:
@@ -222,6 +307,34 @@ class Gateway:
             "127.0.0.1", self.smtp_port, timeout=30, source_address=(source, 0) if source else None
         )
         return s
+
+    def send(
+        self,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        mail_options: list[str] | None = None,
+        rcpt_options: list[str] | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Send one message over SMTP (every step must succeed); returns its queue id."""
+        with self.smtp(source) as s:
+            s.ehlo("client.acme.example")
+            code, reply = s.mail(sender, mail_options or [])
+            assert code == 250, (code, reply)
+            for r in recipients:
+                code, reply = s.rcpt(r, rcpt_options or [])
+                assert code == 250, (r, code, reply)
+            code, reply = s.data(data)
+            assert code == 250, (code, reply)
+        return reply.decode().rsplit(" ", 1)[1]
+
+    def detail(self, queue_id: str) -> dict[str, Any]:
+        """`outguard trace --detail QUEUE_ID --json`: one message with its events."""
+        import json
+
+        return json.loads(self.cli("trace", "--detail", queue_id, "--json").stdout)
 
     def trace(self, *args: str) -> list[dict[str, Any]]:
         import json

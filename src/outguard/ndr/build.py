@@ -9,6 +9,8 @@ from the null sender and are never answered with another NDR.
 from __future__ import annotations
 
 import email
+import email.errors
+import email.header
 import email.policy
 import html
 from dataclasses import dataclass
@@ -39,6 +41,20 @@ def _split_original(original: bytes) -> tuple[bytes, Message]:
     if not sep:
         head, _, _ = original.partition(b"\n\n")
     return head, email.message_from_bytes(original, policy=email.policy.compat32)
+
+
+def _subject(orig: Message) -> str:
+    """The original Subject as text: RFC 2047 words decoded, raw 8-bit (RFC 6532) read as UTF-8."""
+    raw = next((v for k, v in orig.raw_items() if k.lower() == "subject"), None)
+    if raw is None:
+        return ""
+    # The parser keeps non-ASCII header bytes as surrogate escapes: take the bytes back.
+    text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        text = str(email.header.make_header(email.header.decode_header(text)))
+    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError):
+        pass  # a malformed encoded word: show the header as it came
+    return " ".join(text.split())
 
 
 def _headline(r: ReportedRecipient) -> str:
@@ -146,7 +162,7 @@ def build_report(
 ) -> bytes:
     """A delivery status notification for `sender` about `recipients` (all of one kind)."""
     head, orig = _split_original(original)
-    subject = str(orig.get("Subject", "") or "").strip()
+    subject = _subject(orig)
     kind = recipients[0].action
     prefix = {
         "failed": "Undeliverable",

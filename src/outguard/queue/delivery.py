@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.parser
+import email.policy
 import heapq
 import logging
 import re
@@ -33,6 +35,7 @@ from outguard.trace.writer import TraceWriter
 
 log = logging.getLogger("outguard.delivery")
 
+_REPORT_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.default)
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s*")
 # Keep at most this many message bodies in memory waiting for a worker; beyond it, the queue keeps
 # only envelopes and re-reads bodies from the spool (a bounded backlog).
@@ -295,8 +298,8 @@ class DeliveryQueue:
         accepted: list[Recipient] = []
         for r in rcpts:
             opts = []
-            if dsn and r.notify:
-                opts.append("NOTIFY=" + ",".join(r.notify))
+            if dsn and r.notify is not None:  # [] is NOTIFY=NEVER, which must travel on too
+                opts.append("NOTIFY=" + (",".join(r.notify) or "NEVER"))
             if dsn and r.orcpt:
                 atype, _, addr = r.orcpt.partition(";")
                 opts.append(f"ORCPT={atype};{_dsn_xtext(addr)}")
@@ -439,6 +442,7 @@ class DeliveryQueue:
             received_from_mta=env.helo or None,
             queue_id=env.queue_id,
         )
+        head = _REPORT_HEADERS.parsebytes(report.partition(b"\r\n\r\n")[0])
         ndr = Envelope(
             queue_id=new_queue_id(),
             sender="",
@@ -446,7 +450,8 @@ class DeliveryQueue:
             arrival=time.time(),
             tenant_id=env.tenant_id,
             tenant_name=env.tenant_name,
-            subject=f"{action}: {env.subject}",
+            message_id=str(head["Message-ID"] or ""),
+            subject=str(head["Subject"] or ""),  # as the report says it, e.g. "Undeliverable: …"
             size=len(report),
             helo=self.hostname,
             extra={"report_for": env.queue_id, "action": action},
