@@ -278,3 +278,16 @@ def test_client_with_unverifiable_certificate_still_gets_tls_and_ip_attribution(
     with gw.smtp() as s:  # 127.0.0.1: the IP connector
         _starttls(s, _tls_context(cert, key))
         assert s.mail("alice@acme.example")[0] == 250
+
+
+@SQLITE_ONLY
+def test_without_certificate_connectors_any_client_certificate_gets_tls(
+    acme_gateway: Gateway, tmp_path: Path
+) -> None:
+    # No tenant uses certificate connectors: the gateway asks for no client certificate, so a tenant
+    # server that presents its own (here one no CA vouches for) still gets TLS and IP attribution.
+    gw = acme_gateway.start()
+    cert, key = TestCA.create(tmp_path / "own", "Tenant's Own CA").client_cert("mail.acme.example")
+    with gw.smtp() as s:
+        _starttls(s, _tls_context(cert, key))
+        assert s.mail("alice@acme.example")[0] == 250

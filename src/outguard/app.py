@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,9 @@ class Node:
     async def _listen(self) -> None:
         s = self.settings
         host, port = s.smtp_address
-        tls = server_context(s, self.hostname)
+        # Ask clients for certificates only while some tenant has a certificate connector (see tls.py).
+        tls_plain = server_context(s, self.hostname, request_client_cert=False)
+        tls_certs = server_context(s, self.hostname)
         handler = GatewayHandler(self.engine)
         GatewaySMTP.max_connections = s.smtp.max_connections
 
@@ -141,7 +144,7 @@ class Node:
                 hostname=self.hostname,
                 ident="Outguard ESMTP",
                 data_size_limit=s.smtp.max_message_size,
-                tls_context=tls,
+                tls_context=tls_certs if self.snapshot.cert_connectors else tls_plain,
                 timeout=s.smtp.timeout.total_seconds(),
                 auth_require_tls=s.smtp.auth_require_tls,
                 loop=loop,
@@ -207,6 +210,8 @@ class Node:
 def run(main: Any) -> None:
     """Run the event loop: uvloop (libuv, in C) when installed — it roughly halves the cost of each
     SMTP command and connection — else asyncio's own."""
+    # aiosmtpd itself sets the attribute it deprecates on every successful AUTH.
+    warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
     try:
         import uvloop
     except ImportError:

@@ -32,7 +32,7 @@ from outguard.services.tenants import TENANT_LIMITS
 from outguard.spam import Classifier, MessageInfo, Verdict
 from outguard.store.snapshot import Snapshot, TenantConfig
 from outguard.trace.writer import TraceWriter
-from outguard.util import utcnow
+from outguard.util import header_text, utcnow
 
 log = logging.getLogger("outguard.engine")
 
@@ -518,9 +518,7 @@ def _subject_and_id(content: bytes) -> tuple[str, str]:
     head = content[: end + 2] if end >= 0 else content[:65536]
     try:
         msg = _HEADERS.parsebytes(head)
-        raw_subject = msg.get("Subject") or ""
-        subject = str(email.header.make_header(email.header.decode_header(str(raw_subject))))
-        return " ".join(subject.split()), (msg.get("Message-ID") or "").strip()
+        return header_text(msg.get("Subject")), (msg.get("Message-ID") or "").strip()
     except Exception:
         return "", ""
 

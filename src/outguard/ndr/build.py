@@ -22,6 +22,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, make_msgid
 
 from outguard.ndr.explain import remedy_for_status
+from outguard.util import header_text
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,7 @@ def _split_original(original: bytes) -> tuple[bytes, Message]:
 
 def _subject(orig: Message) -> str:
     """The original Subject as text: RFC 2047 words decoded, raw 8-bit (RFC 6532) read as UTF-8."""
-    raw = next((v for k, v in orig.raw_items() if k.lower() == "subject"), None)
-    if raw is None:
-        return ""
-    # The parser keeps non-ASCII header bytes as surrogate escapes: take the bytes back.
-    text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    try:
-        text = str(email.header.make_header(email.header.decode_header(text)))
-    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError):
-        pass  # a malformed encoded word: show the header as it came
-    return " ".join(text.split())
+    return header_text(next((v for k, v in orig.raw_items() if k.lower() == "subject"), None))
 
 
 def _headline(r: ReportedRecipient) -> str:

@@ -64,7 +64,9 @@ def _from_reply(code: int, message: str, remote: str | None) -> Result:
 
 def _dsn_xtext(value: str) -> str:
     """RFC 3461 §4 xtext: '+', '=' and characters outside 33..126 as +HH."""
-    return "".join(c if 33 <= ord(c) <= 126 and c not in "+=" else f"+{ord(c):02X}" for c in value)
+    return "".join(
+        chr(b) if 33 <= b <= 126 and b not in b"+=" else f"+{b:02X}" for b in value.encode("utf-8")
+    )
 
 
 class ConnectionPool:
@@ -74,11 +76,13 @@ class ConnectionPool:
         self.settings, self.hostname = settings, hostname
         self.idle: dict[tuple[str, int], list[tuple[aiosmtplib.SMTP, float]]] = defaultdict(list)
 
-    async def get(self, hop: NextHop) -> aiosmtplib.SMTP:
+    async def get(self, hop: NextHop, *, fresh: bool = False) -> aiosmtplib.SMTP:
+        """An idle connection to `hop` (marked `reused`), or a new one."""
         stack = self.idle[(hop.address, hop.port)]
-        while stack:
+        while stack and not fresh:
             client, _ = stack.pop()
             if client.is_connected:
+                client.reused = True  # type: ignore[attr-defined]
                 return client
         d = self.settings.delivery
         client = aiosmtplib.SMTP(
@@ -251,31 +255,38 @@ class DeliveryQueue:
             return {r.address: Result(kind, e.status, e.text) for r in rcpts}
         last = Result("deferred", "4.4.1", "no next hop could be reached")
         for hop in hops:
-            try:
-                client = await self.pool.get(hop)
-            except (OSError, TimeoutError, aiosmtplib.SMTPException) as e:
-                last = Result(
-                    "deferred",
-                    "4.4.1",
-                    f"connect to {hop.name}[{hop.address}]:{hop.port}: {e or type(e).__name__}",
-                    None,
-                )
-                continue
-            try:
-                results = await self._transaction(client, hop, env, data, rcpts)
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as e:
-                client.close()
-                last = Result(
-                    "deferred", "4.4.2", f"lost connection with {hop.name}[{hop.address}]: {e}", hop.name
-                )
-                continue
-            self.pool.put(hop, client)
-            return results
+            for fresh in (False, True):
+                try:
+                    client = await self.pool.get(hop, fresh=fresh)
+                except (OSError, TimeoutError, aiosmtplib.SMTPException) as e:
+                    last = Result(
+                        "deferred",
+                        "4.4.1",
+                        f"connect to {hop.name}[{hop.address}]:{hop.port}: {e or type(e).__name__}",
+                        None,
+                    )
+                    break
+                try:
+                    results = await self._transaction(client, hop, env, data, rcpts)
+                except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as e:
+                    client.close()
+                    last = Result(
+                        "deferred", "4.4.2", f"lost connection with {hop.name}[{hop.address}]: {e}", hop.name
+                    )
+                    if getattr(client, "reused", False):
+                        continue  # an idle connection the server had dropped: try once on a new one
+                    break
+                self.pool.put(hop, client)
+                return results
         return {r.address: last for r in rcpts}
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, hop: NextHop, env: Envelope, data: bytes, rcpts: list[Recipient]
     ) -> dict[str, Result]:
+        if env.smtputf8 and not client.supports_extension("smtputf8"):
+            # RFC 6531 §3.5: a message that needs SMTPUTF8 cannot be relayed to a server without it.
+            reply = f"{hop.name} does not support SMTPUTF8, which this message requires"
+            return {r.address: Result("failed", "5.6.7", reply, hop.name) for r in rcpts}
         dsn = client.supports_extension("dsn")
         mail_opts = []
         if client.supports_extension("size"):

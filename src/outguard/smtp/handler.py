@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword, Session, TLSSetupException
 
 from outguard.engine import Client, Engine, Transaction
 from outguard.errors import InvalidValue
@@ -198,6 +198,14 @@ class GatewayHandler:
         except OSError:
             log.exception("could not spool message %s", txn.queue_id)
             return "451 4.3.0 Error: queue file write error, try again later"
+
+    async def handle_exception(self, error: Exception) -> str:
+        # A client whose TLS handshake fails is routine (it goes away); anything else is a bug.
+        if isinstance(error, TLSSetupException):
+            log.info("TLS handshake failed: %s", error.__cause__ or error)
+        else:
+            log.exception("SMTP session error")
+        return "451 4.3.0 Error: internal error, try again later"
 
     async def handle_QUIT(self, server: GatewaySMTP, session: Session, envelope: Any) -> Any:
         self.abandon(envelope)

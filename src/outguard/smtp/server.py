@@ -248,10 +248,17 @@ class GatewaySMTP(SMTP):
     _in_ehlo = False
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        # RFC 2034 §3: no enhanced codes in the EHLO reply.
+        # RFC 2034 §3: no enhanced codes in the reply to EHLO (nor HELO).
         self._in_ehlo = True
         try:
             await super().smtp_EHLO(hostname)
+        finally:
+            self._in_ehlo = False
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._in_ehlo = True
+        try:
+            await super().smtp_HELO(hostname)
         finally:
             self._in_ehlo = False
 

@@ -54,7 +54,10 @@ def self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def server_context(settings: Settings, hostname: str) -> ssl.SSLContext:
+def server_context(settings: Settings, hostname: str, *, request_client_cert: bool = True) -> ssl.SSLContext:
+    """The listener's TLS context. With `request_client_cert`, clients are asked for a certificate,
+    which is verified: Python's ssl cannot ask and then accept an unverifiable one, so a client
+    presenting one fails the handshake — the node only asks while certificate connectors exist."""
     cfg = settings.smtp
     if cfg.tls_cert and cfg.tls_key:
         cert, key = cfg.tls_cert, cfg.tls_key
@@ -66,6 +69,9 @@ def server_context(settings: Settings, hostname: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
+    if not request_client_cert:
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
     ctx.verify_mode = ssl.CERT_OPTIONAL
     if cfg.client_ca:
         ctx.load_verify_locations(cafile=str(cfg.client_ca))
