@@ -25,6 +25,7 @@ from outguard.spam import (
 from outguard.spam.builtin import BULK_POINTS, GTUBE, WEIGHTS, BuiltinClassifier
 from outguard.spam.content import BODY_BUDGET, extract
 from outguard.spam.fingerprint import FingerprintStore, sketch
+from outguard.spam.rspamd import RspamdClassifier
 
 
 class Clock:
@@ -630,9 +631,12 @@ async def test_a_classifier_bug_gives_the_fail_mode_verdict(fail: str) -> None:
 async def test_open_classifier_follows_settings() -> None:
     builtin = open_classifier(Settings())
     assert isinstance(builtin, BuiltinClassifier) and builtin.name == "builtin"
+    rspamd = open_classifier(Settings(spam=SpamSettings(classifier="rspamd")))
+    assert isinstance(rspamd, RspamdClassifier) and rspamd.name == "rspamd"
     assert open_classifier(Settings(spam=SpamSettings(classifier="off"))) is None
-    await builtin.start()
-    await builtin.close()
+    for c in (builtin, rspamd):
+        await c.start()
+        await c.close()
 
 
 def test_verdict_fills_the_trace_columns() -> None:
