@@ -314,8 +314,10 @@ HEURISTICS = {
         text=PLAIN_BUSINESS + "\nYou have won! Claim your prize, act now.\n"
     ),
     "PHISH_PHRASES": lambda: message(text=PLAIN_BUSINESS + "\nPlease verify your account here.\n"),
-    "URL_SHORTENER": lambda: message(text=PLAIN_BUSINESS + "\nSlides: https://bit.ly/3xYzAbC\n"),
-    "URL_IP_LITERAL": lambda: message(text=PLAIN_BUSINESS + "\nTest server: http://203.0.113.7:8080/app\n"),
+    "URL_SHORTENER": lambda: message(text=PLAIN_BUSINESS + "\nSlides are at https://bit.ly.\n"),
+    "URL_IP_LITERAL": lambda: message(
+        text=PLAIN_BUSINESS + "\nTest server (http://203.0.113.7:8080), user admin.\n"
+    ),
     "FROM_DISPLAY_SPOOF": lambda: message(sender='"ceo@bigbank.example" <alice.martin@acme.example>'),
     "MISSING_FROM": lambda: message(drop=("From",)),
     "MISSING_DATE": lambda: message(drop=("Date",)),
@@ -337,6 +339,23 @@ async def test_each_heuristic_fires_alone_with_its_weight(
     assert verdict.tests == (test,)
     assert verdict.score == WEIGHTS[test]
     assert not verdict.spam
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://bit.ly/3xYzAbC", ("URL_SHORTENER",)),
+        ("HTTPS://TinyURL.com/y7abc12", ("URL_SHORTENER",)),
+        ("http://198.51.100.23/login.php", ("URL_IP_LITERAL",)),
+        ("http://www.acme.example@198.51.100.23/", ("URL_IP_LITERAL",)),  # userinfo hides the host
+        ("http://[2001:db8::1]/admin", ("URL_IP_LITERAL",)),
+        ("https://bit.ly.example/offer", ()),  # a domain that merely starts like a shortener
+        ("https://www.acme.example/docs/v1.2.3", ()),
+    ],
+)
+async def test_link_forms(classifier: BuiltinClassifier, link: str, expected: tuple[str, ...]) -> None:
+    verdict = await classifier.classify(info(message(text=PLAIN_BUSINESS + f"\nSee {link}\n")))
+    assert verdict.tests == expected
 
 
 async def test_hidden_text_counts_only_in_html_only_mail(classifier: BuiltinClassifier) -> None:
@@ -695,3 +714,19 @@ def test_bad_spam_settings_are_refused(env: dict[str, str], message_part: str) -
     with pytest.raises(ConfigError) as e:
         load(environ=env)
     assert message_part in str(e.value)
+
+
+def test_a_flood_of_one_off_mail_does_not_push_out_a_repeated_body() -> None:
+    store = FingerprintStore(window=3600, max_clusters=100, max_recipients=50)
+    rng = random.Random(11)
+    vocabulary = OUTLOOK_TEXT.split()
+    campaign_body = sketch(PLAIN_BUSINESS)
+    assert campaign_body is not None
+    store.observe("acme", campaign_body, ["a@example.net"], now=0.0)
+    store.observe("acme", campaign_body, ["b@example.net"], now=1.0)  # seen twice: kept longer
+    for i in range(500):
+        one_off = sketch(" ".join(rng.choice(vocabulary) for _ in range(40)))
+        assert one_off is not None
+        store.observe("acme", one_off, [f"r{i}@example.net"], now=2.0 + i)
+    assert len(store) == 100
+    assert store.observe("acme", campaign_body, ["c@example.net"], now=600.0) == (3, 2)

@@ -129,7 +129,8 @@ class SpamSettings(_Section):
     # Built-in classifier: score at or above which a message is spam (Rspamd decides by its actions).
     score_threshold: float = Field(5.0, gt=0)
     # Built-in fuzzy body fingerprint: distinct recipients of near-identical bodies per tenant within
-    # the window (FINGERPRINT_REPEAT, FINGERPRINT_MASS); memory bound in clusters per process.
+    # the window (FINGERPRINT_REPEAT, FINGERPRINT_MASS); memory bound in clusters per process (~1 KB
+    # each: 20,000 is about 20 MB).
     fingerprint_window: Duration = timedelta(hours=1)
     fingerprint_repeat: int = Field(20, ge=2)
     fingerprint_mass: int = Field(200, ge=2)

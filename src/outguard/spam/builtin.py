@@ -2,7 +2,9 @@
 
 It reads the header block and the text within the first 64 KB of body (`content`), runs a handful
 of named tests, and adds their weights; a message is spam at `[spam] score_threshold` (5.0) or
-above. Weights are modest on purpose: no single heuristic but GTUBE makes a message spam.
+above. Weights are modest on purpose: no single heuristic but GTUBE makes a message spam. Phrases
+are looked for in the subject and the first 8 KB of text, links in all the text read; the cost
+stays flat past that (bench/spam: ~0.2 ms for a 2 KB message).
 
 | test                    | weight | fires when                                                        |
 |-------------------------|-------:|-------------------------------------------------------------------|
@@ -96,6 +98,7 @@ BULK_POINTS: dict[str, int] = {
 
 RCPT_MANY = 20
 RCPT_MASS = 100
+PHRASE_TEXT = 8 * 1024  # characters of body text searched for phrases (links: all the text read)
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 _GTUBE_BYTES = GTUBE.encode("ascii")
@@ -147,7 +150,8 @@ PHRASES = Phrases(
         "unusual sign-in activity",
     ),
 )  # fmt: skip
-_URL_HOST = re.compile(r"https?://([^\s/?#\"'<>\\]+)", re.I)
+# On lower-cased text: a case-sensitive literal prefix lets the regex engine skip ahead fast.
+_URL_HOST = re.compile(r"https?://([^\s/?#\"'<>\\),;]+)")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 SHORTENERS = frozenset([
     "bit.ly", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "t.ly", "cutt.ly", "rebrand.ly",
@@ -223,7 +227,7 @@ class BuiltinClassifier:
             fired.append("SUBJ_ALL_CAPS")
         if subject.count("!") >= 3:
             fired.append("SUBJ_EXCLAIM")
-        phrases = PHRASES.find(words(f"{subject}\n{text}"))
+        phrases = PHRASES.find(words(f"{subject}\n{text[:PHRASE_TEXT]}"))
         spam_phrases = len(phrases.get("spam", ()))
         if spam_phrases >= 3:
             fired.append("SPAM_PHRASES_MANY")
@@ -231,10 +235,11 @@ class BuiltinClassifier:
             fired.append("SPAM_PHRASES")
         if "phish" in phrases:
             fired.append("PHISH_PHRASES")
-        hosts = {h.rpartition("@")[2].lower() for h in _URL_HOST.findall(text)}
+        hosts = {h.rpartition("@")[2] for h in _URL_HOST.findall(text.lower())}
         for markup in content.html:
-            hosts.update(h.rpartition("@")[2].lower() for h in _URL_HOST.findall(markup))
-        hosts = {h.rsplit(":", 1)[0] if not h.startswith("[") else h for h in hosts}
+            hosts.update(h.rpartition("@")[2] for h in _URL_HOST.findall(markup.lower()))
+        # Without port and the full stop of a sentence ending in a link; "[...]" is an IPv6 literal.
+        hosts = {h if h.startswith("[") else h.rsplit(":", 1)[0].rstrip(".") for h in hosts}
         if any(h.startswith("[") or _IPV4.fullmatch(h) for h in hosts):
             fired.append("URL_IP_LITERAL")
         if not hosts.isdisjoint(SHORTENERS):

@@ -79,8 +79,8 @@ def html_to_text(markup: str) -> str:
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """(header block, body) of a message or part; LF-only line ends are tolerated."""
     end = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
-    if lf != -1 and (end == -1 or lf < end):
+    lf = data.find(b"\n\n", 0, len(data) if end == -1 else end)  # only before the CRLF one
+    if lf != -1:
         return data[:lf], data[lf + 2 :]
     if end == -1:
         return data, b""

@@ -11,13 +11,14 @@ an order number, a tracking link) still matches, a different text does not. Bodi
 
 The store keeps, per tenant and per process, clusters of matching sketches with the recipients
 each reached within the window (sliding, per recipient). Memory is bounded: at most `max_clusters`
-clusters (least recently seen evicted first; about 1 KB each) and at most `max_recipients` per
-cluster (the count saturates there). Hashes are Python's salted `hash()`: stable within a process,
+clusters (about 1 KB each; bodies seen once are evicted before bodies seen again, oldest first) and
+at most `max_recipients` per cluster (the count saturates there). Hashes are Python's salted `hash()`: stable within a process,
 which is all an in-memory store needs, and not precomputable by a sender.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import string
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 
 K = 8  # sketch size
 MATCH = 6  # shared sketch values for two bodies to be the same (estimated resemblance >= ~0.75)
-TEXT_LIMIT = 8192  # characters of body text fingerprinted: enough to tell campaigns apart
+TEXT_LIMIT = 4096  # characters of body text fingerprinted: enough to tell campaigns apart
 
 _QUOTED = re.compile(r"^[ \t]*>.*$", re.M)
 _SIGNATURE = re.compile(r"^--[ ]?\r?$", re.M)
@@ -54,37 +55,46 @@ def sketch(text: str) -> tuple[int, ...] | None:
     hashes = set(map(hash, zip(w, w[1:], w[2:], strict=False)))
     if len(hashes) < K:
         return None
-    return tuple(sorted(hashes)[:K])
+    return tuple(heapq.nsmallest(K, hashes))
 
 
 class _Cluster:
-    __slots__ = ("keys", "last", "recipients")
+    __slots__ = ("keys", "last", "recipients", "repeated")
 
     def __init__(self, keys: tuple[int, ...], now: float) -> None:
         self.keys = keys  # the first sketch's values, salted by tenant: its index entries
         self.recipients: dict[int, float] = {}  # recipient hash -> last seen, oldest first
         self.last = now
+        self.repeated = False  # seen in more than one message
 
 
 class FingerprintStore:
-    """Distinct recipients per fuzzy body fingerprint and tenant, within a sliding window."""
+    """Distinct recipients per fuzzy body fingerprint and tenant, within a sliding window.
+
+    Clusters live in a segmented LRU: a body seen once waits in `_once`; a second message promotes
+    it to `_repeated` (at most half the clusters). When the store is full the oldest body seen once
+    goes first, so a flood of one-off mail does not push a slow campaign out of memory."""
 
     def __init__(self, window: float, max_clusters: int, max_recipients: int) -> None:
         self.window = window
         self.max_clusters = max_clusters
+        self.max_repeated = max(1, max_clusters // 2)
         self.max_recipients = max_recipients
         self._index: dict[int, _Cluster] = {}  # salted sketch value -> cluster
-        self._clusters: OrderedDict[int, _Cluster] = OrderedDict()  # least recently seen first
+        # id(cluster) -> cluster, least recently seen first.
+        self._once: OrderedDict[int, _Cluster] = OrderedDict()
+        self._repeated: OrderedDict[int, _Cluster] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._clusters)
+        return len(self._once) + len(self._repeated)
 
     def observe(
         self, tenant: str, body: tuple[int, ...], recipients: Iterable[str], now: float
     ) -> tuple[int, int]:
         """Record that `recipients` got this body now. Returns (distinct recipients of this body in
         the window, this message's included; how many of them came from earlier messages)."""
-        self._expire(now)
+        self._expire(self._once, now)
+        self._expire(self._repeated, now)
         salt = hash(tenant)
         keys = tuple(v ^ salt for v in body)
         cluster = self._match(keys)
@@ -92,11 +102,24 @@ class FingerprintStore:
             cluster = _Cluster(keys, now)
             for k in keys:
                 self._index[k] = cluster
-            self._clusters[id(cluster)] = cluster
-            while len(self._clusters) > self.max_clusters:
-                self._evict(self._clusters.popitem(last=False)[1])
+            self._once[id(cluster)] = cluster
+            while len(self) > self.max_clusters:
+                segment = self._once or self._repeated
+                self._evict(segment.popitem(last=False)[1])
+        elif cluster.repeated:
+            self._repeated.move_to_end(id(cluster))
         else:
-            self._clusters.move_to_end(id(cluster))
+            del self._once[id(cluster)]
+            cluster.repeated = True
+            self._repeated[id(cluster)] = cluster
+            if len(self._repeated) > self.max_repeated:  # demote the stalest back to the once segment
+                _, stale = self._repeated.popitem(last=False)
+                stale.repeated = False
+                self._once[id(stale)] = stale
+                # First in line for eviction. Expiry, which walks each segment from its oldest end,
+                # may then see later-expired clusters a little late: memory stays bounded, and the
+                # counts are exact anyway (every recipient carries its own time).
+                self._once.move_to_end(id(stale), last=False)
         cluster.last = now
         seen = cluster.recipients
         cutoff = now - self.window
@@ -124,13 +147,13 @@ class FingerprintStore:
                     return cluster
         return None
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, segment: OrderedDict[int, _Cluster], now: float) -> None:
         cutoff = now - self.window
-        while self._clusters:
-            cluster = next(iter(self._clusters.values()))
+        while segment:
+            cluster = next(iter(segment.values()))
             if cluster.last > cutoff:
                 return
-            del self._clusters[id(cluster)]
+            del segment[id(cluster)]
             self._evict(cluster)
 
     def _evict(self, cluster: _Cluster) -> None:
