@@ -64,7 +64,8 @@ def technology(test: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One classification. `tests` are ordered by weight, strongest first."""
+    """One classification. `tests` come strongest first: the built-in classifier's by weight, then
+    its bulk signals by points; Rspamd's symbols by score."""
 
     spam: bool
     score: float
