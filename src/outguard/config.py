@@ -128,6 +128,32 @@ class SpamSettings(_Section):
     rspamd_timeout: Duration = timedelta(seconds=5)
     fail: Literal["open", "closed"] = "open"
     bulk_threshold: int = Field(7, ge=1, le=9)  # BCL at or above which a message counts as bulk
+    # Rspamd: a settings id sent as `Settings-ID` (an outbound ruleset defined in Rspamd); unset: none.
+    rspamd_settings_id: str | None = None
+    # Built-in classifier: score at or above which a message is spam (Rspamd decides by its actions).
+    score_threshold: float = Field(5.0, gt=0)
+    # Built-in fuzzy body fingerprint: distinct recipients of near-identical bodies per tenant within
+    # the window (FINGERPRINT_REPEAT, FINGERPRINT_MASS); memory bound in clusters per process (~1 KB
+    # each: 20,000 is about 20 MB).
+    fingerprint_window: Duration = timedelta(hours=1)
+    fingerprint_repeat: int = Field(20, ge=2)
+    fingerprint_mass: int = Field(200, ge=2)
+    fingerprint_max_clusters: int = Field(20_000, ge=100)
+
+    @field_validator("rspamd_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"expected http://HOST:PORT, got {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("fingerprint_mass")
+    @classmethod
+    def _above_repeat(cls, v: int, info: Any) -> int:  # info: pydantic ValidationInfo
+        repeat = info.data.get("fingerprint_repeat")
+        if repeat is not None and v <= repeat:
+            raise ValueError(f"must be above fingerprint_repeat ({repeat})")
+        return v
 
 
 class DeliverySettings(_Section):
