@@ -290,3 +290,34 @@ def test_failed_dnsbl_lookup_fails_open_or_closed_and_is_traced(
     row = gw.wait_trace(lambda r: len(r) == 1, "--tenant", "acme")[0]
     hits = json.loads(gw.cli("trace", "--detail", row["queue_id"], "--json").stdout)["rule_hits"]
     assert any(h["rule"] == "reputation-lookup" and "slow.test" in h["detail"] for h in hits)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_gateway_with_rspamd_classifier(make_gateway, next_hop: NextHop, tmp_path) -> None:
+    from tests.conftest import service_unavailable
+    from tests.support.rspamd import RspamdProcess, RspamdUnavailable
+
+    rspamd = RspamdProcess(tmp_path / "rspamd")
+    try:
+        rspamd.start()
+    except RspamdUnavailable as e:
+        service_unavailable("rspamd", e)
+    try:
+        gw = make_gateway(
+            OUTGUARD_SPAM__CLASSIFIER="rspamd",
+            OUTGUARD_SPAM__RSPAMD_URL=rspamd.url,
+            OUTGUARD_ABUSE__SPAM_ACTION="reject",
+        )
+        gw.cli("tenant", "add", "acme")
+        gw.cli("domain", "add", "acme", "acme.example", "--verified")
+        gw.cli("connector", "add", "acme", "office", "--ip", "127.0.0.1")
+        gw.start()
+        assert send(gw, "alice@acme.example", ["bob@example.org"], message("spam", GTUBE))[0] == 550
+        assert send(gw, "alice@acme.example", ["bob@example.org"], message("quarterly numbers"))[0] == 250
+        rows = gw.wait_trace(lambda r: len(r) == 2, "--tenant", "acme")
+        spam = json.loads(gw.cli("trace", "--detail", rows[1]["queue_id"], "--json").stdout)
+        assert rows[1]["status"] == "FilteredAsSpam" and spam["rule_hits"][0]["rule"] == "outbound-spam"
+        assert "GTUBE" in spam["rule_hits"][0]["detail"]
+        assert spam["classifier"] == "rspamd" and spam["spam"] is True and "GTUBE" in spam["spam_tests"]
+    finally:
+        rspamd.stop()

@@ -374,9 +374,9 @@ class Engine:
         result = self.chain.run(Stage.EOM, ctx)
         self._note(txn, result)
         spam = bool(verdict and verdict.spam)
-        bulk = bool(verdict and not spam and verdict.bulk_level >= self.settings.spam.bulk_threshold)
+        bulk = bool(verdict and not spam and verdict.bulk)
         subject, message_id = _subject_and_id(content)
-        verdict_fields = _verdict_fields(verdict)
+        verdict_fields = verdict.as_trace() if verdict else {}
         if result.decision is not None:  # refused as outbound spam: traced as FilteredAsSpam
             await self._charge(txn, spam, bulk)
             rcpts = [
@@ -521,18 +521,6 @@ def _subject_and_id(content: bytes) -> tuple[str, str]:
         return header_text(msg.get("Subject")), (msg.get("Message-ID") or "").strip()
     except Exception:
         return "", ""
-
-
-def _verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
-    if verdict is None:
-        return {}
-    return {
-        "spam": verdict.spam,
-        "spam_score": verdict.score,
-        "bulk_level": verdict.bulk_level,
-        "spam_tests": list(verdict.tests),
-        "classifier": verdict.classifier,
-    }
 
 
 __all__ = ["UNREGISTERED", "Attribution", "Client", "Engine", "Transaction", "codes"]

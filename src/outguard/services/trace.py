@@ -152,6 +152,11 @@ class TraceService(ServiceBase):
                 "code": msg.code,
                 "detail": msg.detail,
                 "rule_hits": msg.rule_hits,
+                "spam": msg.spam,
+                "spam_score": msg.spam_score,
+                "bulk_level": msg.bulk_level,
+                "spam_tests": msg.spam_tests,
+                "classifier": msg.classifier,
                 "rule_misses": msg.rule_misses,
                 "recipients": [
                     {
