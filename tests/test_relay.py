@@ -269,3 +269,23 @@ def test_too_many_connections_get_421(make_gateway) -> None:
             return False  # the server has not processed the closes yet
 
     wait_for(slot_free, what="a free connection slot")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_several_processes_share_the_port(make_gateway, next_hop: NextHop) -> None:
+    gw = make_gateway(OUTGUARD_SMTP__PROCESSES="3")
+    gw.cli("tenant", "add", "acme")
+    gw.cli("domain", "add", "acme", "acme.example", "--verified")
+    gw.cli("connector", "add", "acme", "office", "--ip", "127.0.0.1")
+    gw.start()
+    for i in range(12):
+        with gw.smtp() as s:
+            s.ehlo("client")
+            s.mail("alice@acme.example")
+            s.rcpt(f"r{i}@example.org")
+            assert s.data(BODY)[0] == 250
+    assert len(next_hop.wait(12)) == 12
+    spools = sorted(p.name for p in (gw.workdir / "data" / "spool").iterdir())
+    assert spools == ["0", "1", "2"]  # one spool per process
+    assert gw.stop() == 0
+    assert gw.log.read_text().count("stopped (process") == 3

@@ -163,12 +163,23 @@ class EmbeddedCounters(Counters):
 
     def _open_writer(self) -> None:
         conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file; readers never block
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as e:
-            conn.close()
-            raise CountersUnavailable(f"counter store {self.path}: {e}") from e
+        # The processes of a node open the file at the same moment; switching to WAL and creating
+        # the schema can meet "database is locked" without SQLite's busy handler being asked, so
+        # retry for as long as the busy timeout would have waited.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file; readers never block
+                conn.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    conn.close()
+                    raise CountersUnavailable(f"counter store {self.path}: {e}") from e
+                time.sleep(0.02)
+            except sqlite3.Error as e:
+                conn.close()
+                raise CountersUnavailable(f"counter store {self.path}: {e}") from e
         self._writer = conn
 
     def _close_writer(self) -> None:
