@@ -14,6 +14,7 @@ import email.policy
 import ipaddress
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -276,7 +277,7 @@ class Engine:
     # Outcomes ----------------------------------------------------------------------------------
 
     def _trace_message(
-        self, txn: Transaction, recipients: list[tuple[str, str, str | None, str | None]], **fields: Any
+        self, txn: Transaction, recipients: Sequence[tuple[str, str, str | None, str | None]], **fields: Any
     ) -> None:
         a, c = txn.attribution, txn.client
         self.trace.message(
@@ -436,12 +437,12 @@ class Engine:
         await asyncio.to_thread(self.spool.write, env, [received, content])  # durable before 250
         await self._charge(txn, spam, bulk)
         first = "FilteredAsSpam" if spam else "Pending"
-        rcpts: list[tuple[str, str, str | None, str | None]] = [
+        queued: list[tuple[str, str, str | None, str | None]] = [
             (r, first, None, None) for r in ctx.recipients
         ]
-        rcpts += [(r, "Failed", c, d) for r, c, d in txn.refused]
+        queued += [(r, "Failed", c, d) for r, c, d in txn.refused]
         self._trace_message(
-            txn, rcpts, message_id=env.message_id[:255], subject=subject[:255], size=size, **verdict_fields
+            txn, queued, message_id=env.message_id[:255], subject=subject[:255], size=size, **verdict_fields
         )
         self._trace_rules(txn)
         self.delivery.submit(env, received + content)

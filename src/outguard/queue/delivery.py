@@ -209,6 +209,7 @@ class DeliveryQueue:
             try:
                 if data is None:
                     _, data = await asyncio.to_thread(self.spool.read, env.queue_id)
+                assert data is not None
                 await self.attempt(env, data)
             except asyncio.CancelledError:
                 raise
@@ -323,8 +324,8 @@ class DeliveryQueue:
             await self._reset(client)
             return results
         try:
-            reply = await client.data(data)
-            outcome = _from_reply(reply.code, reply.message, hop.name)
+            response = await client.data(data)
+            outcome = _from_reply(response.code, response.message, hop.name)
         except aiosmtplib.SMTPResponseException as e:
             outcome = _from_reply(e.code, e.message, hop.name)
             await self._reset(client)

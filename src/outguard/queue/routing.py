@@ -86,7 +86,7 @@ class Router:
         except ValueError:
             pass
         found: list[str] = []
-        transient = None
+        transient: Exception | None = None
         for rdtype in ("A", "AAAA"):
             try:
                 found += [r.address for r in await self.resolver.resolve(host, rdtype)]

@@ -275,6 +275,8 @@ class GatewaySMTP(SMTP):
             return await self.push(syntaxerr)
         if self.envelope.mail_from is not None:
             return await self.push("503 5.5.1 Error: nested MAIL command")
+        address: str | None
+        rest: str | None
         if arg.strip().startswith("<>"):
             address, rest = "", arg.strip()[2:]  # the null sender (RFC 5321 §4.5.5)
         else:

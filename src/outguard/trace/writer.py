@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,7 +89,7 @@ class TraceWriter:
         *,
         queue_id: str,
         received: datetime,
-        recipients: list[tuple[str, str, str | None, str | None]],
+        recipients: Sequence[tuple[str, str, str | None, str | None]],
         **fields: Any,
     ) -> None:
         """A new message and its recipients: (address, status, code, detail)."""
