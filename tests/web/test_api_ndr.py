@@ -1,15 +1,8 @@
-"""`POST /api/v1/ndr/explain`: the bounce explainer (another branch) is imported lazily; without it
-the route answers 503, with it the explanation."""
+"""`POST /api/v1/ndr/explain`: the bounce explainer over the API."""
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from tests.web.conftest import Api, error
-
-HAVE_EXPLAINER = importlib.util.find_spec("outguard.ndr.explain") is not None
 
 BOUNCE = (
     b"From: MAILER-DAEMON@mx.example.org\r\nTo: alice@acme.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
@@ -27,15 +20,6 @@ def test_explain_needs_a_key_and_a_body(api: Api) -> None:
     assert "body is empty" in error(api.post("/api/v1/ndr/explain", key="acme", content=b""), 422)
 
 
-@pytest.mark.skipif(HAVE_EXPLAINER, reason="the bounce explainer is installed")
-def test_explain_answers_503_without_the_explainer(api: Api) -> None:
-    assert (
-        error(api.post("/api/v1/ndr/explain", key="acme", content=BOUNCE), 503)
-        == "bounce explainer not installed"
-    )
-
-
-@pytest.mark.skipif(not HAVE_EXPLAINER, reason="outguard.ndr.explain is not on this branch yet")
 def test_explain_a_bounce(api: Api) -> None:
     r = api.post(
         "/api/v1/ndr/explain", key="acme", content=BOUNCE, headers={"Content-Type": "message/rfc822"}
