@@ -37,7 +37,7 @@ from outguard.queue.spool import Spool
 from outguard.reputation import Reputation
 from outguard.smtp.handler import GatewayHandler
 from outguard.smtp.server import GatewaySMTP
-from outguard.smtp.tls import server_context
+from outguard.smtp.tls import certificate_files, server_context
 from outguard.spam import open_classifier
 from outguard.store import Database
 from outguard.store.snapshot import Snapshot
@@ -238,6 +238,7 @@ def serve(settings: Settings) -> None:
     open_database(settings).dispose()
     n = settings.smtp.processes
     prepare_spools(settings.data_dir, n)
+    certificate_files(settings, hostname(settings))  # made once, before the processes start
     ctx = multiprocessing.get_context("fork")
     children = [ctx.Process(target=_child, args=(settings, i), name=f"outguard-{i}") for i in range(1, n)]
     for c in children:

@@ -59,6 +59,17 @@ class Client:
     tls: str | None = None  # TLS version once STARTTLS completed
     cert_names: list[str] = field(default_factory=list)
     auth_user: str | None = None
+    # Parsed once per connection: the address without an IPv4-mapped prefix, and as an integer
+    # when it is IPv4 (IP connectors are IPv4 only).
+    plain_ip: str = field(init=False)
+    ipv4: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plain_ip = _plain_ip(self.ip)
+        try:
+            self.ipv4 = int(ipaddress.IPv4Address(self.plain_ip))
+        except ValueError:
+            self.ipv4 = None
 
 
 @dataclass
@@ -121,12 +132,7 @@ class Engine:
             return Attribution(tenant, "certificate", connector, cert_domain)
         if client.auth_user and (mb := snap.mailbox(client.auth_user)):
             return Attribution(mb[0], "auth")
-        ip = _plain_ip(client.ip)
-        try:
-            as_int = int(ipaddress.IPv4Address(ip))
-        except ValueError:
-            return None  # IP connectors are IPv4 only
-        if hit2 := snap.tenant_for_ip(as_int, now):
+        if client.ipv4 is not None and (hit2 := snap.tenant_for_ip(client.ipv4, now)):
             return Attribution(hit2[0], "ip", hit2[1])
         return None
 
@@ -181,7 +187,7 @@ class Engine:
         ctx = Context(
             now=now,
             today=datetime.now(UTC).date(),
-            client_ip=_plain_ip(client.ip),
+            client_ip=client.plain_ip,
             tenant=tenant,
             via=attribution.via if attribution else "",
             connector=attribution.connector if attribution else None,

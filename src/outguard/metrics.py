@@ -53,22 +53,35 @@ POLICY_SECONDS = Histogram(
 )
 
 
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, remembered: the mail path calls these several times per message,
+    and `labels()` takes a lock and builds its key each time."""
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def observe_message(outcome: str, code: str | None) -> None:
     """One SMTP transaction ended: `accepted` (code 2.0.0) or `refused` with its catalogue code."""
-    MESSAGES.labels(outcome, code or "none").inc()
+    _child(MESSAGES, outcome, code or "none").inc()
 
 
 def observe_delivery(result: str, seconds: float, since_accepted: float | None = None) -> None:
     """One recipient's delivery attempt: `delivered`, `deferred` or `failed`, and how long it took."""
     result = "delivered" if result == "relayed" else result
-    DELIVERY_ATTEMPTS.labels(result).inc()
-    DELIVERY_ATTEMPT_SECONDS.labels(result).observe(max(seconds, 0.0))
+    _child(DELIVERY_ATTEMPTS, result).inc()
+    _child(DELIVERY_ATTEMPT_SECONDS, result).observe(max(seconds, 0.0))
     if since_accepted is not None and result in ("delivered", "failed"):
-        DELIVERY_LATENCY_SECONDS.labels(result).observe(max(since_accepted, 0.0))
+        _child(DELIVERY_LATENCY_SECONDS, result).observe(max(since_accepted, 0.0))
 
 
 def observe_policy(seconds: float, stage: str = "all") -> None:
-    POLICY_SECONDS.labels(stage).observe(seconds)
+    _child(POLICY_SECONDS, stage).observe(seconds)
 
 
 class TimedChain:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,30 @@ def self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
         .sign(key, hashes.SHA256())
     )
     cert_path.parent.mkdir(parents=True, exist_ok=True)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem_cert = cert.public_bytes(serialization.Encoding.PEM)
+    for path, data, mode in ((key_path, pem_key, 0o600), (cert_path, pem_cert, 0o644)):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)  # never a half-written file under the real name
+
+
+def certificate_files(settings: Settings, hostname: str) -> tuple[Path, Path]:
+    """The configured certificate and key, or the self-signed pair in data_dir (made on first use).
+
+    `serve` calls this before it starts its processes, so they never race to make the pair."""
+    cfg = settings.smtp
+    if cfg.tls_cert and cfg.tls_key:
+        return cfg.tls_cert, cfg.tls_key
+    cert, key = settings.data_dir / "tls" / "smtp.crt", settings.data_dir / "tls" / "smtp.key"
+    if not cert.exists() or not key.exists():
+        log.info("generating a self-signed certificate for %s in %s", hostname, cert.parent)
+        self_signed(cert, key, hostname)
+    return cert, key
 
 
 def server_context(settings: Settings, hostname: str, *, request_client_cert: bool = True) -> ssl.SSLContext:
@@ -59,13 +77,7 @@ def server_context(settings: Settings, hostname: str, *, request_client_cert: bo
     which is verified: Python's ssl cannot ask and then accept an unverifiable one, so a client
     presenting one fails the handshake — the node only asks while certificate connectors exist."""
     cfg = settings.smtp
-    if cfg.tls_cert and cfg.tls_key:
-        cert, key = cfg.tls_cert, cfg.tls_key
-    else:
-        cert, key = settings.data_dir / "tls" / "smtp.crt", settings.data_dir / "tls" / "smtp.key"
-        if not cert.exists() or not key.exists():
-            log.info("generating a self-signed certificate for %s in %s", hostname, cert.parent)
-            self_signed(cert, key, hostname)
+    cert, key = certificate_files(settings, hostname)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
