@@ -6,7 +6,6 @@ import logging
 
 import typer
 
-from outguard import app as composition
 from outguard.cli.common import app_of, command
 
 
@@ -20,6 +19,10 @@ def _logging() -> None:
 @command
 def serve(ctx: typer.Context) -> None:
     """Run the gateway: SMTP relay, delivery, admin web — until SIGTERM (which drains gracefully)."""
+    # Imported here, not at the top: the gateway and its web app take about a second to import,
+    # which every other CLI command would pay for nothing.
+    from outguard import app as composition
+
     _logging()
     composition.serve(app_of(ctx).settings)
 
