@@ -142,6 +142,14 @@ def test_tenant_admin_trace_block_list_and_reports(browser, portal: dict) -> Non
         assert page.locator("table.report").count() >= 1
         shot(page, f"report-{name}")
 
+    # The filter form (shared by the report list and every report) reloads the report for its range.
+    page.goto(f"{base}/reports/mailflow?days=7")
+    page.select_option("form.filters select[name=days]", "30")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/reports/mailflow?*days=30*")
+    assert page.locator("form.filters select[name=days]").input_value() == "30"
+    assert page.locator("form.filters select[name=tenant]").count() == 0  # only operators choose a tenant
+
     # A form without the session's CSRF token is refused.
     r = context.request.post(base + "/tenants/acme/tabl/add", form={"values": "x@y.example"})
     assert r.status == 403
